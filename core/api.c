@@ -1,0 +1,143 @@
+#include "api.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "service.h"
+
+typedef struct route {
+    const char *method;
+    /* Path with at most one "{id}" segment. */
+    const char *pattern;
+    api_handler_fn handler;
+} route;
+
+static void health(service *svc, http_request *request, const char *param)
+{
+    json_object *body = json_object_new_object();
+
+    (void)param;
+    json_object_object_add(body, "status",
+                           json_object_new_string(svc->stopping ? "stopping" : "ok"));
+    http_respond_json(request, svc->stopping ? 503 : 200, body);
+}
+
+static const route routes[] = {
+    {"GET", "/healthz", health},
+    {"GET", "/api/v1/plugins", api_plugins_list},
+    {"GET", "/api/v1/connectors", api_connectors_list},
+    {"POST", "/api/v1/connectors", api_connectors_create},
+    {"GET", "/api/v1/connectors/{id}", api_connectors_get},
+    {"PUT", "/api/v1/connectors/{id}", api_connectors_update},
+    {"DELETE", "/api/v1/connectors/{id}", api_connectors_delete},
+    {"POST", "/api/v1/connectors/{id}/test", api_connectors_test},
+};
+
+#define PARAM_MAX_LENGTH 128
+
+/* Match path against pattern; the {id} segment is copied into param. */
+static int match(const char *pattern, const char *path, char *param, size_t param_size)
+{
+    param[0] = '\0';
+    while (*pattern != '\0' && *path != '\0') {
+        if (strncmp(pattern, "{id}", 4) == 0) {
+            size_t length = strcspn(path, "/");
+            if (length == 0 || length >= param_size)
+                return 0;
+            memcpy(param, path, length);
+            param[length] = '\0';
+            pattern += 4;
+            path += length;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
+    /* A trailing slash is tolerated: "/api/v1/connectors/" is the list. */
+    if (*pattern == '\0' && path[0] == '/' && path[1] == '\0')
+        return 1;
+    return *pattern == '\0' && *path == '\0';
+}
+
+void api_handle(http_request *request, void *user_data)
+{
+    service *svc = user_data;
+    const char *method = http_request_method(request);
+    const char *path = http_request_path(request);
+    char param[PARAM_MAX_LENGTH];
+    char allowed[64] = "";
+    int path_known = 0;
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!match(routes[i].pattern, path, param, sizeof(param)))
+            continue;
+        if (strcmp(routes[i].method, method) == 0) {
+            routes[i].handler(svc, request, param[0] != '\0' ? param : NULL);
+            return;
+        }
+        path_known = 1;
+        if (strlen(allowed) + strlen(routes[i].method) + 2 < sizeof(allowed)) {
+            if (allowed[0] != '\0')
+                strcat(allowed, ", ");
+            strcat(allowed, routes[i].method);
+        }
+    }
+
+    if (path_known) {
+        http_respond_error(request, 405, "method %s is not allowed on %s; use %s", method,
+                           path, allowed);
+        return;
+    }
+    http_respond_error(request, 404, "no such endpoint: %s %s", method, path);
+}
+
+json_object *api_read_json_body(http_request *request)
+{
+    size_t size;
+    const char *body = http_request_body(request, &size);
+    json_tokener *tokener;
+    json_object *object;
+    enum json_tokener_error error;
+
+    if (size == 0) {
+        http_respond_error(request, 400, "request body is empty; send a JSON object");
+        return NULL;
+    }
+
+    tokener = json_tokener_new();
+    if (tokener == NULL) {
+        http_respond_error(request, 500, "out of memory");
+        return NULL;
+    }
+    object = json_tokener_parse_ex(tokener, body, (int)size);
+    error = json_tokener_get_error(tokener);
+    if (error == json_tokener_continue) {
+        http_respond_error(request, 400, "malformed JSON body: unexpected end of input");
+        json_object_put(object);
+        json_tokener_free(tokener);
+        return NULL;
+    }
+    if (error != json_tokener_success) {
+        http_respond_error(request, 400, "malformed JSON body at byte %zu: %s",
+                           json_tokener_get_parse_end(tokener),
+                           json_tokener_error_desc(error));
+        json_tokener_free(tokener);
+        return NULL;
+    }
+    /* Anything after the document other than whitespace is an error too. */
+    for (size_t at = json_tokener_get_parse_end(tokener); at < size; at++) {
+        if (body[at] != ' ' && body[at] != '\n' && body[at] != '\r' && body[at] != '\t') {
+            http_respond_error(request, 400,
+                               "malformed JSON body: unexpected data at byte %zu after the document",
+                               at);
+            json_object_put(object);
+            json_tokener_free(tokener);
+            return NULL;
+        }
+    }
+    json_tokener_free(tokener);
+    return object;
+}

@@ -1,0 +1,31 @@
+/*
+ * The HTTP API: routing of /healthz and /api/v1/ requests to handlers.
+ */
+#ifndef WHARF_CORE_API_H
+#define WHARF_CORE_API_H
+
+#include "http_server.h"
+
+struct json_object;
+struct service;
+
+/* http_handler_fn for the server; user_data is the service. */
+void api_handle(http_request *request, void *service);
+
+/* Parse the request body as JSON. Returns the object, or NULL after
+ * answering 400 with the parser's position and message. */
+struct json_object *api_read_json_body(http_request *request);
+
+/* Route handlers. params holds the {id} captured from the path, if any. */
+typedef void (*api_handler_fn)(struct service *service, http_request *request,
+                               const char *param);
+
+void api_plugins_list(struct service *service, http_request *request, const char *param);
+void api_connectors_list(struct service *service, http_request *request, const char *param);
+void api_connectors_create(struct service *service, http_request *request, const char *param);
+void api_connectors_get(struct service *service, http_request *request, const char *param);
+void api_connectors_update(struct service *service, http_request *request, const char *param);
+void api_connectors_delete(struct service *service, http_request *request, const char *param);
+void api_connectors_test(struct service *service, http_request *request, const char *param);
+
+#endif

@@ -1,0 +1,296 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+
+static const char usage_text[] =
+    "Usage: wharfd [OPTION]...\n"
+    "Run the Wharf connector host: load destination plugins and serve the API.\n"
+    "\n"
+    "  --listen HOST:PORT     address of the HTTP API (default " DEFAULT_LISTEN ");\n"
+    "                         port 0 picks a free port; IPv6 as [::1]:8080\n"
+    "  --data-dir DIR         directory of the SQLite store (default ./data)\n"
+    "  --plugins-dir DIR      directory of connector plugins, *.so (default ./plugins)\n"
+    "  --config FILE          read settings from FILE: `key = value` lines whose keys\n"
+    "                         are these option names with '_' for '-'; options given\n"
+    "                         on the command line win over the file\n"
+    "  --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "  --help                 print this help and exit\n"
+    "  --version              print the version and exit\n";
+
+/* One setting, known both as a flag and as a config file key. */
+typedef enum option_id {
+    OPTION_LISTEN,
+    OPTION_DATA_DIR,
+    OPTION_PLUGINS_DIR,
+    OPTION_LOG_LEVEL,
+    OPTION_COUNT
+} option_id;
+
+static const struct {
+    const char *flag;
+    const char *key;
+} options[OPTION_COUNT] = {
+    [OPTION_LISTEN] = {"--listen", "listen"},
+    [OPTION_DATA_DIR] = {"--data-dir", "data_dir"},
+    [OPTION_PLUGINS_DIR] = {"--plugins-dir", "plugins_dir"},
+    [OPTION_LOG_LEVEL] = {"--log-level", "log_level"},
+};
+
+int config_parse_listen(const char *text, char **host, int *port)
+{
+    const char *colon;
+    const char *host_start = text;
+    size_t host_length;
+    char *end;
+    long value;
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':')
+            return -1;
+        host_start = text + 1;
+        host_length = (size_t)(close - host_start);
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL)
+            return -1;
+        host_length = (size_t)(colon - text);
+    }
+    if (host_length == 0 || colon[1] == '\0')
+        return -1;
+
+    errno = 0;
+    value = strtol(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || value < 0 || value > 65535)
+        return -1;
+
+    *host = strndup(host_start, host_length);
+    *port = (int)value;
+    return *host != NULL ? 0 : -1;
+}
+
+/* Apply one setting. where names its source for messages: "--listen" or
+ * "wharfd.conf:3: key listen". */
+static int apply_option(config *config, option_id id, const char *value,
+                        const char *where, char *error, size_t error_size)
+{
+    switch (id) {
+    case OPTION_LISTEN: {
+        char *host;
+        int port;
+        if (config_parse_listen(value, &host, &port) != 0) {
+            snprintf(error, error_size,
+                     "%s: invalid address \"%s\"; expected HOST:PORT such as "
+                     "127.0.0.1:8080 or [::1]:8080",
+                     where, value);
+            return -1;
+        }
+        free(config->listen_host);
+        config->listen_host = host;
+        config->listen_port = port;
+        return 0;
+    }
+    case OPTION_DATA_DIR:
+        free(config->data_dir);
+        config->data_dir = strdup(value);
+        return 0;
+    case OPTION_PLUGINS_DIR:
+        free(config->plugins_dir);
+        config->plugins_dir = strdup(value);
+        return 0;
+    case OPTION_LOG_LEVEL:
+        if (log_parse_level(value, &config->log_level) != 0) {
+            snprintf(error, error_size,
+                     "%s: invalid log level \"%s\"; use debug, info, warn or error",
+                     where, value);
+            return -1;
+        }
+        return 0;
+    case OPTION_COUNT:
+        break;
+    }
+    return -1;
+}
+
+static char *trim(char *text)
+{
+    char *end;
+
+    while (*text == ' ' || *text == '\t')
+        text++;
+    end = text + strlen(text);
+    while (end > text && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+                          end[-1] == '\r'))
+        *--end = '\0';
+    return text;
+}
+
+/* Read the config file; a key also given as a flag (given[id]) is skipped so
+ * that the flag wins. */
+static int load_file(config *config, const char *path, const int *given,
+                     char *error, size_t error_size)
+{
+    FILE *file;
+    char line[4096];
+    unsigned line_number = 0;
+    int rc = 0;
+
+    file = fopen(path, "r");
+    if (file == NULL) {
+        snprintf(error, error_size, "cannot read config file %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+
+    while (fgets(line, sizeof(line), file) != NULL) {
+        char *text = trim(line);
+        char *equals;
+        char *key;
+        char *value;
+        char where[600];
+        int id;
+
+        line_number++;
+        if (text[0] == '\0' || text[0] == '#')
+            continue;
+
+        equals = strchr(text, '=');
+        if (equals == NULL) {
+            snprintf(error, error_size,
+                     "%s:%u: expected `key = value`, got \"%.80s\"", path,
+                     line_number, text);
+            rc = -1;
+            break;
+        }
+        *equals = '\0';
+        key = trim(text);
+        value = trim(equals + 1);
+        if (value[0] == '"' && strlen(value) >= 2 && value[strlen(value) - 1] == '"') {
+            value[strlen(value) - 1] = '\0';
+            value++;
+        }
+
+        for (id = 0; id < OPTION_COUNT; id++) {
+            if (strcmp(key, options[id].key) == 0)
+                break;
+        }
+        if (id == OPTION_COUNT) {
+            snprintf(error, error_size,
+                     "%s:%u: unknown key \"%.80s\"; known keys are listen, "
+                     "data_dir, plugins_dir, log_level",
+                     path, line_number, key);
+            rc = -1;
+            break;
+        }
+        if (given[id])
+            continue;
+
+        snprintf(where, sizeof(where), "%s:%u: key %s", path, line_number, key);
+        if (apply_option(config, (option_id)id, value, where, error, error_size) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+
+    fclose(file);
+    return rc;
+}
+
+config_outcome config_load(config *config, int argc, char **argv, char *error,
+                           size_t error_size)
+{
+    int given[OPTION_COUNT] = {0};
+    const char *config_path = NULL;
+
+    memset(config, 0, sizeof(*config));
+    config_parse_listen(DEFAULT_LISTEN, &config->listen_host, &config->listen_port);
+    config->data_dir = strdup("./data");
+    config->plugins_dir = strdup("./plugins");
+    config->log_level = WHARF_LOG_INFO;
+
+    /* Flags first, so that they win over the file read afterwards. */
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value;
+        char flag[64];
+        const char *equals;
+        int id;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return CONFIG_EXIT;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("wharfd %s (plugin ABI %d.%d)\n", WHARF_VERSION,
+                   WHARF_ABI_MAJOR, WHARF_ABI_MINOR);
+            return CONFIG_EXIT;
+        }
+
+        /* Accept both "--flag value" and "--flag=value". */
+        equals = strchr(arg, '=');
+        if (equals != NULL && (size_t)(equals - arg) < sizeof(flag)) {
+            memcpy(flag, arg, (size_t)(equals - arg));
+            flag[equals - arg] = '\0';
+            value = equals + 1;
+        } else {
+            snprintf(flag, sizeof(flag), "%s", arg);
+            value = NULL;
+        }
+
+        if (strcmp(flag, "--config") == 0) {
+            if (value == NULL && i + 1 < argc)
+                value = argv[++i];
+            if (value == NULL) {
+                snprintf(error, error_size,
+                         "option --config needs a file name; see wharfd --help");
+                return CONFIG_ERROR;
+            }
+            config_path = value;
+            continue;
+        }
+
+        for (id = 0; id < OPTION_COUNT; id++) {
+            if (strcmp(flag, options[id].flag) == 0)
+                break;
+        }
+        if (id == OPTION_COUNT) {
+            snprintf(error, error_size, "unknown option \"%s\"; see wharfd --help",
+                     arg);
+            return CONFIG_ERROR;
+        }
+        if (value == NULL && i + 1 < argc)
+            value = argv[++i];
+        if (value == NULL) {
+            snprintf(error, error_size, "option %s needs a value; see wharfd --help",
+                     flag);
+            return CONFIG_ERROR;
+        }
+        if (apply_option(config, (option_id)id, value, flag, error, error_size) != 0)
+            return CONFIG_ERROR;
+        given[id] = 1;
+    }
+
+    if (config_path != NULL) {
+        config->config_file = strdup(config_path);
+        if (load_file(config, config_path, given, error, error_size) != 0)
+            return CONFIG_ERROR;
+    }
+    return CONFIG_RUN;
+}
+
+void config_free(config *config)
+{
+    free(config->listen_host);
+    free(config->data_dir);
+    free(config->plugins_dir);
+    free(config->config_file);
+    memset(config, 0, sizeof(*config));
+}

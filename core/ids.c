@@ -1,0 +1,42 @@
+#include "ids.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/time.h>
+#include <time.h>
+
+void id_generate(char id[ID_TEXT_SIZE])
+{
+    uint8_t bytes[16];
+    size_t filled = 0;
+
+    while (filled < sizeof(bytes)) {
+        ssize_t got = getrandom(bytes + filled, sizeof(bytes) - filled, 0);
+        if (got <= 0)
+            continue;
+        filled += (size_t)got;
+    }
+    /* RFC 9562: version 4, variant 10. */
+    bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
+
+    snprintf(id, ID_TEXT_SIZE,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6],
+             bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13],
+             bytes[14], bytes[15]);
+}
+
+void timestamp_now(char text[TIMESTAMP_TEXT_SIZE])
+{
+    struct timeval now;
+    struct tm utc;
+    size_t length;
+
+    gettimeofday(&now, NULL);
+    gmtime_r(&now.tv_sec, &utc);
+    length = strftime(text, TIMESTAMP_TEXT_SIZE, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(text + length, TIMESTAMP_TEXT_SIZE - length, ".%03dZ",
+             (int)(now.tv_usec / 1000));
+}

@@ -1,0 +1,16 @@
+/* Identifiers and timestamps for stored records. */
+#ifndef WHARF_CORE_IDS_H
+#define WHARF_CORE_IDS_H
+
+#include <stddef.h>
+
+/* A random UUID (version 4) in its 36-character text form. */
+#define ID_TEXT_SIZE 37
+void id_generate(char id[ID_TEXT_SIZE]);
+
+/* The current time as ISO 8601 UTC with milliseconds, such as
+ * "2026-12-04T20:14:16.123Z". */
+#define TIMESTAMP_TEXT_SIZE 32
+void timestamp_now(char text[TIMESTAMP_TEXT_SIZE]);
+
+#endif

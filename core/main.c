@@ -1,0 +1,200 @@
+/*
+ * wharfd: the Wharf connector host service.
+ *
+ * Start-up order: store, HTTP client, plugins (first scan), connectors
+ * restored from the store, plugin directory watch, then the API server.
+ * SIGINT or SIGTERM stops in the reverse order: the API server first, so no
+ * new work arrives, then connectors (cancelling their requests in flight),
+ * the HTTP client, plugins and the store.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "api.h"
+#include "config.h"
+#include "connector.h"
+#include "http_client.h"
+#include "http_server.h"
+#include "log.h"
+#include "plugin_registry.h"
+#include "service.h"
+#include "store.h"
+
+/* How often the plugins directory is rescanned; with the two-scan stability
+ * rule a new plugin loads within about half a second. */
+#define PLUGIN_SCAN_INTERVAL_MS 250
+
+typedef struct runtime {
+    service service;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+} runtime;
+
+static void on_plugin_loaded(plugin *loaded, void *user_data)
+{
+    service *svc = user_data;
+
+    if (svc->connectors != NULL)
+        connector_set_plugin_loaded(svc->connectors, loaded);
+}
+
+static void on_http_client_closed(void *arg)
+{
+    (void)arg;
+    log_debug("HTTP client closed");
+}
+
+static void on_server_stopped(void *arg)
+{
+    service *svc = arg;
+
+    svc->server = NULL;
+    plugin_registry_stop_watching(svc->plugins);
+    connector_set_free(svc->connectors);
+    svc->connectors = NULL;
+    http_client_close(svc->http, on_http_client_closed, svc);
+}
+
+static void on_signal(uv_signal_t *handle, int signal_number)
+{
+    runtime *rt = handle->data;
+    service *svc = &rt->service;
+
+    if (svc->stopping) {
+        log_warn("received %s again while stopping; still closing connections",
+                 strsignal(signal_number));
+        return;
+    }
+    svc->stopping = 1;
+    log_info("wharfd stopping (%s)", strsignal(signal_number));
+
+    uv_close((uv_handle_t *)&rt->sigint, NULL);
+    uv_close((uv_handle_t *)&rt->sigterm, NULL);
+    http_server_stop(svc->server, on_server_stopped, svc);
+}
+
+static void log_open_handle(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    log_error("handle of type %s still open at exit", uv_handle_type_name(handle->type));
+}
+
+static int start(runtime *rt, char *error, size_t error_size)
+{
+    service *svc = &rt->service;
+    http_server_limits limits;
+    int rc;
+
+    rc = store_open_sqlite(svc->config.data_dir, &svc->store, error, error_size);
+    if (rc != 0)
+        return rc;
+    log_info("store: sqlite at %s/wharf.db", svc->config.data_dir);
+
+    rc = http_client_init(&svc->http, svc->loop);
+    if (rc != 0) {
+        snprintf(error, error_size, "cannot start the HTTP client: %s", strerror(-rc));
+        return rc;
+    }
+
+    svc->plugins = plugin_registry_create(svc->loop, svc->config.plugins_dir,
+                                          on_plugin_loaded, svc);
+    svc->connectors = connector_set_create(svc);
+    if (svc->plugins == NULL || svc->connectors == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
+    plugin_registry_scan(svc->plugins, 1);
+    connector_set_restore(svc->connectors);
+    rc = plugin_registry_watch(svc->plugins, PLUGIN_SCAN_INTERVAL_MS);
+    if (rc != 0) {
+        snprintf(error, error_size, "cannot watch the plugins directory: %s", uv_strerror(rc));
+        return rc;
+    }
+
+    http_server_limits_default(&limits);
+    rc = http_server_start(&svc->server, svc->loop, svc->config.listen_host,
+                           svc->config.listen_port, &limits, api_handle, svc, error,
+                           error_size);
+    if (rc != 0)
+        return rc;
+    log_info(strchr(svc->config.listen_host, ':') != NULL
+                 ? "wharfd listening on http://[%s]:%d"
+                 : "wharfd listening on http://%s:%d",
+             svc->config.listen_host, http_server_port(svc->server));
+
+    uv_signal_init(svc->loop, &rt->sigint);
+    uv_signal_init(svc->loop, &rt->sigterm);
+    rt->sigint.data = rt;
+    rt->sigterm.data = rt;
+    uv_signal_start(&rt->sigint, on_signal, SIGINT);
+    uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+    return 0;
+}
+
+/* Release what start() set up when it failed part-way. */
+static void abandon_start(runtime *rt)
+{
+    service *svc = &rt->service;
+
+    if (svc->plugins != NULL)
+        plugin_registry_stop_watching(svc->plugins);
+    connector_set_free(svc->connectors);
+    svc->connectors = NULL;
+    if (svc->http != NULL)
+        http_client_close(svc->http, NULL, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    runtime rt;
+    service *svc = &rt.service;
+    uv_loop_t loop;
+    char error[1024] = "";
+    int exit_code = 0;
+
+    memset(&rt, 0, sizeof(rt));
+    switch (config_load(&svc->config, argc, argv, error, sizeof(error))) {
+    case CONFIG_RUN:
+        break;
+    case CONFIG_EXIT:
+        config_free(&svc->config);
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "wharfd: %s\n", error);
+        config_free(&svc->config);
+        return 2;
+    }
+    log_set_level(svc->config.log_level);
+
+    /* A destination closing its socket must not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_init(&loop);
+    svc->loop = &loop;
+    log_info("wharfd %s starting (plugin ABI %d.%d, data dir %s, plugins dir %s)",
+             WHARF_VERSION, WHARF_ABI_MAJOR, WHARF_ABI_MINOR, svc->config.data_dir,
+             svc->config.plugins_dir);
+
+    if (start(&rt, error, sizeof(error)) != 0) {
+        log_error("wharfd cannot start: %s", error);
+        abandon_start(&rt);
+        exit_code = 1;
+    }
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    /* Every connector instance is gone, so no plugin code can run any more. */
+    plugin_registry_free(svc->plugins);
+    store_close(svc->store);
+    if (uv_loop_close(&loop) != 0) {
+        uv_walk(&loop, log_open_handle, NULL);
+        exit_code = exit_code != 0 ? exit_code : 1;
+    }
+    config_free(&svc->config);
+    if (exit_code == 0)
+        log_info("wharfd stopped");
+    return exit_code;
+}

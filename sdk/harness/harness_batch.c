@@ -1,0 +1,185 @@
+/*
+ * The batch half of the host table: messages, per-message results, the
+ * encoded payload and completion, with the contract checks wharfd relies on.
+ */
+#include "harness_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+wharf_batch *harness_batch_create(wharf_harness *harness, struct json_object **messages,
+                                  size_t count)
+{
+    wharf_batch *batch = calloc(1, sizeof(*batch));
+
+    if (batch == NULL)
+        return NULL;
+
+    batch->slots = calloc(count > 0 ? count : 1, sizeof(*batch->slots));
+    if (batch->slots == NULL || pthread_mutex_init(&batch->lock, NULL) != 0) {
+        free(batch->slots);
+        free(batch);
+        return NULL;
+    }
+
+    batch->harness = harness;
+    batch->messages = messages;
+    batch->count = count;
+    return batch;
+}
+
+void harness_batch_free(wharf_batch *batch)
+{
+    size_t i;
+
+    if (batch == NULL)
+        return;
+    if (batch->release_encoded != NULL)
+        batch->release_encoded(batch->encoded);
+    for (i = 0; i < batch->count; i++)
+        free(batch->slots[i].reason);
+    free(batch->slots);
+    pthread_mutex_destroy(&batch->lock);
+    free(batch);
+}
+
+static size_t batch_count(const wharf_batch *batch)
+{
+    return batch->count;
+}
+
+static const struct json_object *batch_message(const wharf_batch *batch, size_t index)
+{
+    if (index >= batch->count)
+        return NULL;
+    return batch->messages[index];
+}
+
+static int kind_is_valid(wharf_result_kind kind)
+{
+    return kind == WHARF_RESULT_SUCCESS || kind == WHARF_RESULT_SKIP ||
+           kind == WHARF_RESULT_RETRY || kind == WHARF_RESULT_ERROR;
+}
+
+static void batch_set_result(wharf_batch *batch, size_t index, wharf_result_kind kind,
+                             int status_code, int64_t retry_after_ms, const char *reason)
+{
+    wharf_harness *harness = batch->harness;
+    harness_slot *slot;
+    char *reason_copy = NULL;
+
+    if (index >= batch->count) {
+        harness_violation(harness, "batch_set_result: index %zu is out of range; the batch "
+                                   "has %zu messages",
+                          index, batch->count);
+        return;
+    }
+    if (!kind_is_valid(kind)) {
+        harness_violation(harness, "batch_set_result: message %zu: %d is not a "
+                                   "wharf_result_kind",
+                          index, (int)kind);
+        return;
+    }
+    if (kind != WHARF_RESULT_SUCCESS && (reason == NULL || reason[0] == '\0'))
+        harness_violation(harness, "batch_set_result: message %zu: %s needs a reason",
+                          index, wharf_harness_result_kind_name(kind));
+    if (retry_after_ms < -1)
+        harness_violation(harness, "batch_set_result: message %zu: retry_after_ms %lld; "
+                                   "pass a delay >= 0, or -1 for wharfd's backoff",
+                          index, (long long)retry_after_ms);
+
+    if (reason != NULL) {
+        reason_copy = strdup(reason);
+        if (reason_copy == NULL) {
+            harness_violation(harness, "out of memory while copying a result reason");
+            return;
+        }
+    }
+
+    pthread_mutex_lock(&batch->lock);
+    if (batch->complete_calls > 0) {
+        pthread_mutex_unlock(&batch->lock);
+        free(reason_copy);
+        harness_violation(harness, "batch_set_result: message %zu: called after "
+                                   "batch_complete()",
+                          index);
+        return;
+    }
+    slot = &batch->slots[index];
+    free(slot->reason);
+    slot->has_result = 1;
+    slot->kind = kind;
+    slot->status_code = status_code;
+    slot->retry_after_ms = retry_after_ms;
+    slot->reason = reason_copy;
+    pthread_mutex_unlock(&batch->lock);
+}
+
+static int batch_has_result(const wharf_batch *batch, size_t index)
+{
+    wharf_batch *mutable_batch = (wharf_batch *)batch;
+    int has_result;
+
+    if (index >= batch->count)
+        return 0;
+    pthread_mutex_lock(&mutable_batch->lock);
+    has_result = batch->slots[index].has_result;
+    pthread_mutex_unlock(&mutable_batch->lock);
+    return has_result;
+}
+
+static void batch_set_encoded(wharf_batch *batch, void *encoded, wharf_release_fn release)
+{
+    wharf_release_fn old_release;
+    void *old_encoded;
+
+    pthread_mutex_lock(&batch->lock);
+    old_release = batch->release_encoded;
+    old_encoded = batch->encoded;
+    batch->encoded = encoded;
+    batch->release_encoded = release;
+    pthread_mutex_unlock(&batch->lock);
+
+    if (old_release != NULL && old_encoded != encoded)
+        old_release(old_encoded);
+}
+
+static void *batch_encoded(const wharf_batch *batch)
+{
+    wharf_batch *mutable_batch = (wharf_batch *)batch;
+    void *encoded;
+
+    pthread_mutex_lock(&mutable_batch->lock);
+    encoded = batch->encoded;
+    pthread_mutex_unlock(&mutable_batch->lock);
+    return encoded;
+}
+
+static void batch_complete(wharf_batch *batch)
+{
+    int calls;
+
+    harness_on_loop_thread(batch->harness, "batch_complete");
+
+    pthread_mutex_lock(&batch->lock);
+    calls = ++batch->complete_calls;
+    pthread_mutex_unlock(&batch->lock);
+
+    if (calls > 1)
+        harness_violation(batch->harness, "batch_complete: called %d times for one send; "
+                                          "call it exactly once",
+                          calls);
+}
+
+void harness_batch_install(wharf_host *host)
+{
+    host->batch_count = batch_count;
+    host->batch_message = batch_message;
+    host->batch_set_result = batch_set_result;
+    host->batch_has_result = batch_has_result;
+    host->batch_set_encoded = batch_set_encoded;
+    host->batch_encoded = batch_encoded;
+    host->batch_complete = batch_complete;
+}
