@@ -101,6 +101,8 @@ json_object *api_read_json_body(http_request *request)
     json_tokener *tokener;
     json_object *object;
     enum json_tokener_error error;
+    size_t consumed;
+    size_t offset = 0; /* where the chunk last handed to the tokener starts */
 
     if (size == 0) {
         http_respond_error(request, 400, "request body is empty; send a JSON object");
@@ -114,6 +116,16 @@ json_object *api_read_json_body(http_request *request)
     }
     object = json_tokener_parse_ex(tokener, body, (int)size);
     error = json_tokener_get_error(tokener);
+    /* A bare number at the very end is only complete once the tokener sees
+     * a terminator; the body is NUL-terminated, so hand it that byte. */
+    if (error == json_tokener_continue) {
+        object = json_tokener_parse_ex(tokener, body + size, 1);
+        error = json_tokener_get_error(tokener);
+        offset = size;
+        consumed = size;
+    } else {
+        consumed = json_tokener_get_parse_end(tokener);
+    }
     if (error == json_tokener_continue) {
         http_respond_error(request, 400, "malformed JSON body: unexpected end of input");
         json_object_put(object);
@@ -122,13 +134,13 @@ json_object *api_read_json_body(http_request *request)
     }
     if (error != json_tokener_success) {
         http_respond_error(request, 400, "malformed JSON body at byte %zu: %s",
-                           json_tokener_get_parse_end(tokener),
+                           offset + json_tokener_get_parse_end(tokener),
                            json_tokener_error_desc(error));
         json_tokener_free(tokener);
         return NULL;
     }
     /* Anything after the document other than whitespace is an error too. */
-    for (size_t at = json_tokener_get_parse_end(tokener); at < size; at++) {
+    for (size_t at = consumed; at < size; at++) {
         if (body[at] != ' ' && body[at] != '\n' && body[at] != '\r' && body[at] != '\t') {
             http_respond_error(request, 400,
                                "malformed JSON body: unexpected data at byte %zu after the document",
@@ -139,5 +151,8 @@ json_object *api_read_json_body(http_request *request)
         }
     }
     json_tokener_free(tokener);
+    /* json-c represents a JSON null as a NULL object. */
+    if (object == NULL)
+        http_respond_error(request, 400, "request body must be a JSON object, got null");
     return object;
 }

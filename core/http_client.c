@@ -2,11 +2,13 @@
  * Outgoing HTTP for plugins: one libcurl multi handle driven by the libuv
  * loop, with per-connector pools that cap the requests in flight.
  *
- * Ownership: the client owns the multi handle, one uv_timer_t, one
- * http_socket (a uv_poll_t) per socket curl asks to watch, and the pools. A
- * pool owns its transfers, either waiting in its FIFO or running (easy handle
- * added to the multi handle). Every uv handle is freed only in its close
- * callback, and the client itself is freed once the last of them has closed.
+ * Ownership: the client owns the multi handle, one uv_timer_t and one
+ * http_socket (a uv_poll_t) per socket curl watches, and lists the
+ * pools. A pool owns its transfers, either waiting in its FIFO or running
+ * (easy handle added to the multi handle). Every uv handle is freed only in
+ * its close callback, and the client itself is freed once the last of them
+ * has closed. Pools are freed by http_pool_destroy, even after the client is
+ * gone.
  *
  * Re-entrancy: done callbacks may queue requests, destroy their own pool or
  * close the client. Done callbacks never run inside a curl callback, because
@@ -29,6 +31,8 @@ typedef struct http_socket {
     uv_poll_t poll;
     http_client *client;
     curl_socket_t fd;
+    int events;  /* UV_READABLE and UV_WRITABLE as curl last requested */
+    int closing; /* uv_close was called, so the close callback frees it */
     struct http_socket *previous;
     struct http_socket *next;
 } http_socket;
@@ -55,7 +59,7 @@ struct http_client {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    http_socket *sockets;  /* sockets curl watches; closing ones are unlinked */
+    http_socket *sockets;  /* sockets curl watches, without the closing ones */
     http_pool *pools;
     unsigned handles_open; /* uv handles whose close callback has not run */
     int closing;
@@ -108,7 +112,7 @@ static void http_pool_hold(http_pool *pool)
     pool->references++;
 }
 
-static void http_pool_free(http_pool *pool)
+static void http_pool_unlink(http_pool *pool)
 {
     http_client *client = pool->client;
 
@@ -118,7 +122,14 @@ static void http_pool_free(http_pool *pool)
         client->pools = pool->next;
     if (pool->next)
         pool->next->previous = pool->previous;
+    pool->previous = NULL;
+    pool->next = NULL;
+}
 
+static void http_pool_free(http_pool *pool)
+{
+    if (pool->client)
+        http_pool_unlink(pool);
     free(pool->label);
     free(pool);
 }
@@ -133,7 +144,7 @@ static void http_pool_release(http_pool *pool)
 }
 
 /* Size curl's connection cache to the sum of the live pools' limits. Left at
- * its default, curl keeps 4 connections per easy handle currently added, so
+ * its default, curl 7.88 keeps 4 connections per easy handle currently added, so
  * with one request running it closes idle connections that other pools would
  * reuse a moment later. The cache counts connections in use too, and the pool
  * limits already cap those. */
@@ -161,30 +172,29 @@ static void http_socket_on_close(uv_handle_t *handle);
 /* Unlink the socket and start closing its poll handle. Its memory is freed in
  * the close callback, so curl must no longer point at it: either curl is
  * removing the socket, or the caller has cleared curl's assignment. */
-static void http_socket_close(http_socket *socket)
+static void http_socket_close(http_socket *watched)
 {
-    http_client *client = socket->client;
+    http_client *client = watched->client;
 
-    if (socket->previous)
-        socket->previous->next = socket->next;
+    if (watched->previous)
+        watched->previous->next = watched->next;
     else
-        client->sockets = socket->next;
-    if (socket->next)
-        socket->next->previous = socket->previous;
-    socket->previous = NULL;
-    socket->next = NULL;
+        client->sockets = watched->next;
+    if (watched->next)
+        watched->next->previous = watched->previous;
+    watched->previous = NULL;
+    watched->next = NULL;
 
-    uv_poll_stop(&socket->poll);
-    uv_close((uv_handle_t *)&socket->poll, http_socket_on_close);
+    watched->closing = 1;
+    uv_poll_stop(&watched->poll);
+    uv_close((uv_handle_t *)&watched->poll, http_socket_on_close);
 }
 
 static void http_socket_on_poll(uv_poll_t *poll, int status, int events)
 {
-    http_socket *socket = poll->data;
+    http_socket *watched = poll->data;
     int flags = 0;
 
-    /* libuv stops the handle after an error. curl then finds the socket
-     * error itself and fails or removes the socket. */
     if (status < 0) {
         flags = CURL_CSELECT_ERR;
     } else {
@@ -194,7 +204,15 @@ static void http_socket_on_poll(uv_poll_t *poll, int status, int events)
             flags |= CURL_CSELECT_OUT;
     }
 
-    http_client_socket_action(socket->client, socket->fd, flags);
+    http_client_socket_action(watched->client, watched->fd, flags);
+
+    /* libuv stops the handle when it reports an error. curl usually fails
+     * the transfer and removes the socket. If curl keeps the socket with the
+     * same events, it will not call http_client_on_socket again, so polling
+     * restarts here. The http_socket is still allocated, because it is freed
+     * only in its close callback. */
+    if (status < 0 && !watched->closing)
+        uv_poll_start(&watched->poll, watched->events, http_socket_on_poll);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
@@ -202,56 +220,57 @@ static int http_client_on_socket(CURL *easy, curl_socket_t fd, int what,
                                  void *client_pointer, void *socket_pointer)
 {
     http_client *client = client_pointer;
-    http_socket *socket = socket_pointer;
+    http_socket *watched = socket_pointer;
     int events = 0;
     int rc;
 
     (void)easy;
 
     if (what == CURL_POLL_REMOVE) {
-        /* curl forgets its assignment after this call, so a new socket with
+        /* curl drops its assignment after this call, so a new socket with
          * the same descriptor number gets a fresh http_socket. */
-        if (socket)
-            http_socket_close(socket);
+        if (watched)
+            http_socket_close(watched);
         return 0;
     }
 
-    /* During close every poll is closed or closing; curl only tidies up. */
+    /* During close every poll is closed or closing, and curl only tidies up. */
     if (client->closing)
         return 0;
 
-    if (!socket) {
-        socket = calloc(1, sizeof(*socket));
-        if (!socket) {
+    if (!watched) {
+        watched = calloc(1, sizeof(*watched));
+        if (!watched) {
             log_warn("http client: out of memory watching socket %d", (int)fd);
             return -1;
         }
 
-        rc = uv_poll_init_socket(client->loop, &socket->poll, fd);
+        rc = uv_poll_init_socket(client->loop, &watched->poll, fd);
         if (rc < 0) {
             log_warn("http client: uv_poll_init_socket failed on socket %d: %s",
                      (int)fd, uv_strerror(rc));
-            free(socket);
+            free(watched);
             return -1;
         }
 
-        socket->poll.data = socket;
-        socket->client = client;
-        socket->fd = fd;
-        socket->next = client->sockets;
+        watched->poll.data = watched;
+        watched->client = client;
+        watched->fd = fd;
+        watched->next = client->sockets;
         if (client->sockets)
-            client->sockets->previous = socket;
-        client->sockets = socket;
+            client->sockets->previous = watched;
+        client->sockets = watched;
         client->handles_open++;
-        curl_multi_assign(client->multi, fd, socket);
+        curl_multi_assign(client->multi, fd, watched);
     }
 
     if (what & CURL_POLL_IN)
         events |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
+    watched->events = events;
 
-    rc = uv_poll_start(&socket->poll, events, http_socket_on_poll);
+    rc = uv_poll_start(&watched->poll, events, http_socket_on_poll);
     if (rc < 0) {
         log_warn("http client: uv_poll_start failed on socket %d: %s",
                  (int)fd, uv_strerror(rc));
@@ -260,7 +279,7 @@ static int http_client_on_socket(CURL *easy, curl_socket_t fd, int what,
     return 0;
 }
 
-/* Timer: curl asks for one timeout at a time. */
+/* Timer: curl requests one timeout at a time. */
 
 static void http_client_on_timeout(uv_timer_t *timer)
 {
@@ -361,7 +380,7 @@ static void http_pool_cancel_transfer(http_transfer *transfer, const char *reaso
 
 /* Read every finished transfer out of curl. A done callback may add or
  * remove handles or close the client, which curl allows between calls to
- * curl_multi_info_read; the multi handle itself lives until the client's
+ * curl_multi_info_read. The multi handle itself lives until the client's
  * last uv handle has closed. */
 static void http_client_read_messages(http_client *client)
 {
@@ -422,7 +441,7 @@ static int http_pool_start_transfer(http_transfer *transfer)
 }
 
 /* Start waiting transfers while the pool has free slots. A transfer that
- * curl does not accept (only on out of memory) finishes with an error at
+ * curl does not accept (in practice only on out of memory) finishes with an error at
  * once, since leaving it queued could stall the pool for good. */
 static void http_pool_start_waiting(http_pool *pool)
 {
@@ -516,8 +535,15 @@ static void http_client_handle_closed(http_client *client)
      * has been cleared. */
     curl_multi_cleanup(client->multi);
 
-    while (client->pools)
-        http_pool_free(client->pools);
+    /* Pools not yet destroyed outlive the client, empty and detached, because
+     * their owners (connector instances) may be released later and then call
+     * http_pool_destroy, which frees them. */
+    while (client->pools) {
+        http_pool *pool = client->pools;
+
+        http_pool_unlink(pool);
+        pool->client = NULL;
+    }
     free(client);
 
     log_debug("http client: closed");
@@ -527,10 +553,10 @@ static void http_client_handle_closed(http_client *client)
 
 static void http_socket_on_close(uv_handle_t *handle)
 {
-    http_socket *socket = handle->data;
-    http_client *client = socket->client;
+    http_socket *watched = handle->data;
+    http_client *client = watched->client;
 
-    free(socket);
+    free(watched);
     http_client_handle_closed(client);
 }
 
@@ -608,9 +634,11 @@ void http_pool_set_limit(http_pool *pool, unsigned max_connections)
     if (!pool || pool->destroyed)
         return;
 
-    /* Lowering the limit lets running transfers finish; it only holds back
+    /* Lowering the limit does not stop running transfers. It only holds back
      * the waiting ones. */
     pool->max_connections = max_connections > 0 ? max_connections : 1;
+    if (!pool->client)
+        return;
     http_client_update_cache_size(pool->client);
     http_pool_start_waiting(pool);
 }
@@ -621,6 +649,10 @@ void http_pool_destroy(http_pool *pool)
 
     if (!pool || pool->destroyed)
         return;
+    if (!pool->client) {
+        http_pool_free(pool);
+        return;
+    }
     pool->destroyed = 1;
     http_pool_hold(pool);
 
@@ -652,7 +684,7 @@ int http_pool_request(http_pool *pool, const wharf_http_request *request,
 
     if (!pool || !request || !done)
         return -EINVAL;
-    if (pool->destroyed || pool->client->closing)
+    if (pool->destroyed || !pool->client || pool->client->closing)
         return -ECANCELED;
 
     rc = http_transfer_create(&transfer, pool->label, request);

@@ -22,7 +22,9 @@ int http_client_init(http_client **client, uv_loop_t *loop);
 
 /* Cancel every queued and running request (their callbacks run with
  * WHARF_HTTP_ERR_CANCELLED), close all handles, and call done (may be NULL)
- * once the last close callback has run and everything is freed. */
+ * once the last close callback has run and the client is freed. Pools not
+ * yet destroyed stay allocated and empty until http_pool_destroy() frees
+ * them; meanwhile they reject requests with -ECANCELED. */
 void http_client_close(http_client *client, void (*done)(void *), void *arg);
 
 /* A pool allowing max_connections requests in flight (at least 1).

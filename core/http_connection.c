@@ -1,21 +1,25 @@
 /*
- * One client connection of the HTTP server: reads bytes, feeds http-parser,
- * hands each complete request to the handler and writes its answer.
+ * One client connection of the HTTP server. It reads bytes, feeds them to
+ * http-parser, passes each complete request to the handler and writes the
+ * response.
  *
  * A connection moves through these states:
- *   READING   waiting for (the rest of) a request; the idle timer runs
- *   HANDLING  the handler holds the request; no reading, no timer
- *   WRITING   the answer is being written; the idle timer runs
- *   LINGERING the last answer is written and our side shut down; input is
- *             read and dropped until the client closes or the timer fires
- *   CLOSING   uv_close() was called; freed once both handles have closed
+ *   READING   waiting for (the rest of) a request, with the idle timer on
+ *   HANDLING  the handler owns the request: no reading, no timer
+ *   WRITING   the response is being written, with the idle timer on
+ *   LINGERING the last response is written and our side is shut down, so
+ *             input is read and dropped until the client closes or the timer
+ *             fires
+ *   CLOSING   uv_close() was called, and the connection is freed once both
+ *             handles have closed
  *
  * Only one request per connection is in flight. Pipelined bytes that arrive
- * with a request stay in the input buffer and are parsed after the answer is
- * written, so answers leave in request order. Reading stops meanwhile, which
- * bounds the input buffer to one read beyond the request being parsed.
+ * with a request stay in the input buffer and are parsed after the response
+ * is written, so responses leave in request order. Reading stops meanwhile,
+ * which bounds the input buffer to one read beyond the request being parsed.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,13 +27,13 @@
 #include "http_server_internal.h"
 #include "log.h"
 
-/* After the last answer, wait this long for the client to close before
+/* After the last response, wait this long for the client to close before
  * closing ourselves. Closing a socket with unread input sends a TCP reset,
- * and a reset can destroy an answer (413, 400) that the client has not read
- * yet, so we read and drop input for a while first. */
+ * which can destroy a response (413, 400) that the client has not read yet,
+ * so we read and drop input for a while first. */
 #define HTTP_CONNECTION_LINGER_MS 2000
 
-/* Reads go into the input buffer; it grows by this much when nearly full. */
+/* Growth step of the input buffer, which reads go into. */
 #define HTTP_CONNECTION_READ_SIZE (64 * 1024)
 
 typedef enum http_connection_state {
@@ -42,7 +46,7 @@ typedef enum http_connection_state {
 
 struct http_connection {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* idle timeout, then the linger period */
+    uv_timer_t timer; /* idle timeout, and then the linger period */
     uv_shutdown_t shutdown;
     http_parser parser;
     http_server *server;
@@ -51,7 +55,7 @@ struct http_connection {
     char peer[64]; /* "127.0.0.1:53122", for log lines */
 
     http_connection_state state;
-    int open_handles; /* tcp and timer; freed when both have closed */
+    int open_handles; /* tcp and timer, so the connection is freed at 0 */
     bool reading;
     bool close_after_write;
 
@@ -60,11 +64,11 @@ struct http_connection {
     size_t input_length;
     size_t input_capacity;
 
-    /* The request being parsed (READING) or answered (HANDLING). */
+    /* The request being parsed (READING) or handled (HANDLING). */
     http_request *request;
 
-    /* Set by a parser callback that failed on purpose (413, 500), so the
-     * answer names our reason instead of http-parser's error. */
+    /* Set by a parser callback that failed on purpose (413, 500), so that
+     * the response names our reason instead of http-parser's error. */
     int failure_status;
     char failure_message[160];
 };
@@ -108,14 +112,13 @@ static void on_handle_closed(uv_handle_t *handle)
     http_server_connection_freed(server);
 }
 
-
 void http_connection_close(http_connection *connection)
 {
     if (connection->state == HTTP_CONNECTION_CLOSING)
         return;
 
-    /* A request that the handler holds outlives the connection, and its
-     * answer is then dropped. A request still being parsed goes with it. */
+    /* A request that the handler owns outlives the connection, and its
+     * response is then dropped. A request still being parsed goes with it. */
     if (connection->request != NULL) {
         if (connection->state == HTTP_CONNECTION_HANDLING)
             connection->request->connection = NULL;
@@ -132,7 +135,7 @@ void http_connection_close(http_connection *connection)
 
 void http_connection_close_all(http_server *server)
 {
-    /* Closing only marks a connection; none is unlinked before its close
+    /* Closing only marks a connection. None is unlinked before its close
      * callbacks run, so the list stays intact while we walk it. */
     for (http_connection *connection = server->connections; connection != NULL;
          connection = connection->next)
@@ -145,18 +148,19 @@ static void on_timer(uv_timer_t *timer)
 
     if (connection->state != HTTP_CONNECTION_LINGERING)
         log_debug("closing HTTP connection from %s: no complete request or "
-                  "answer within %u ms",
+                  "response within %u ms",
                   connection->peer, connection->server->limits.idle_timeout_ms);
     http_connection_close(connection);
 }
 
-/* The idle timer bounds each step that waits on the client: from the end of
- * the previous answer (or from accept) until a whole request, headers and
- * body, has arrived, and then the writing of the answer. Reads do not restart
- * it, so a client that trickles a request byte by byte is closed too. It
- * stops while the handler holds a request, whatever the handler's delay.
- * NOTE: a request body that takes longer than idle_timeout_ms to upload is
- * cut off as well. */
+/* The idle timer bounds each step that waits on the client. One step runs
+ * from accept, or from the end of the previous response, until a whole
+ * request (headers and body) has arrived. The other is the writing of the
+ * response. Reads do not restart the timer, so a client that trickles a
+ * request byte by byte is closed too. The timer is off while the handler
+ * owns a request, however long the handler takes. 0 turns it off.
+ * NOTE: a request body whose upload takes longer than idle_timeout_ms is cut
+ * off as well. */
 static void connection_start_timer(http_connection *connection, uint64_t timeout_ms)
 {
     if (timeout_ms == 0) {
@@ -173,7 +177,7 @@ static void connection_drop_input(http_connection *connection, size_t length)
                 connection->input_length - length);
     connection->input_length -= length;
 
-    /* An idle connection holds no buffer. */
+    /* An idle connection keeps no buffer. */
     if (connection->input_length == 0) {
         free(connection->input);
         connection->input = NULL;
@@ -212,7 +216,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer)
     if (nread == 0)
         return;
 
-    /* End of input before a whole request: nobody is left to answer. */
+    /* The client closed the connection, or reading failed. No request can be
+     * waiting for a response here, because reading stops while one is. */
     if (nread < 0) {
         if (nread != UV_EOF && connection->state != HTTP_CONNECTION_LINGERING)
             log_debug("reading from HTTP client %s failed: %s", connection->peer,
@@ -263,7 +268,7 @@ static void on_shutdown(uv_shutdown_t *request, int status)
         http_connection_close(connection);
 }
 
-/* Send FIN after the last answer, then drop input until the client closes. */
+/* Send FIN after the last response, then drop input until the client closes. */
 static void connection_linger(http_connection *connection)
 {
     int result;
@@ -320,7 +325,8 @@ static void connection_write(http_connection *connection, char *bytes,
     int result;
 
     if (write == NULL) {
-        log_error("cannot answer HTTP client %s: out of memory", connection->peer);
+        log_error("cannot send a response to HTTP client %s: out of memory",
+                  connection->peer);
         free(bytes);
         http_connection_close(connection);
         return;
@@ -340,9 +346,9 @@ static void connection_write(http_connection *connection, char *bytes,
     }
 }
 
-/* Move to WRITING and queue the final answer to the current request. */
-static void connection_write_answer(http_connection *connection, char *bytes,
-                                    size_t length, bool keep_alive)
+/* Move to WRITING and queue the final response to the current request. */
+static void connection_write_response(http_connection *connection, char *bytes,
+                                      size_t length, bool keep_alive)
 {
     connection->state = HTTP_CONNECTION_WRITING;
     connection->close_after_write = !keep_alive;
@@ -351,26 +357,28 @@ static void connection_write_answer(http_connection *connection, char *bytes,
     connection_write(connection, bytes, length, false);
 }
 
-void http_connection_send_answer(http_connection *connection, char *bytes,
-                                 size_t length, bool keep_alive)
+void http_connection_send_response(http_connection *connection, char *bytes,
+                                   size_t length, bool keep_alive)
 {
     if (connection->state != HTTP_CONNECTION_HANDLING) {
-        log_error("HTTP answer to %s dropped: no request is waiting for one",
+        log_error("HTTP response to %s dropped: the connection has no request "
+                  "waiting for a response",
                   connection->peer);
         free(bytes);
         return;
     }
     connection->request = NULL;
     if (bytes == NULL) {
-        log_error("cannot answer HTTP client %s: out of memory", connection->peer);
+        log_error("cannot send a response to HTTP client %s: out of memory",
+                  connection->peer);
         http_connection_close(connection);
         return;
     }
-    connection_write_answer(connection, bytes, length,
-                            keep_alive && !connection->server->stopping);
+    connection_write_response(connection, bytes, length,
+                              keep_alive && !connection->server->stopping);
 }
 
-/* Answer a request that could not be parsed or accepted, then close. */
+/* Respond to a request that could not be parsed or accepted, then close. */
 static void connection_fail(http_connection *connection, enum http_errno error)
 {
     char message[sizeof(connection->failure_message) + 64];
@@ -391,8 +399,8 @@ static void connection_fail(http_connection *connection, enum http_errno error)
         snprintf(message, sizeof(message), "malformed HTTP request: %s",
                  http_errno_description(error));
     }
-    log_debug("answering %d to HTTP client %s: %s", status, connection->peer,
-              message);
+    log_debug("rejecting a request from HTTP client %s with status %d: %s",
+              connection->peer, status, message);
 
     http_request_destroy(connection->request);
     connection->request = NULL;
@@ -403,11 +411,12 @@ static void connection_fail(http_connection *connection, enum http_errno error)
         http_connection_close(connection);
         return;
     }
-    connection_write_answer(connection, bytes, length, false);
+    connection_write_response(connection, bytes, length, false);
 }
 
-/* Hand the complete request to the handler. It may answer at once, later,
- * or stop the server; each of those moves the connection out of HANDLING. */
+/* Pass the complete request to the handler. The handler may respond at
+ * once, respond later or stop the server, and each of those moves the
+ * connection out of HANDLING. */
 static void connection_dispatch(http_connection *connection)
 {
     http_server *server = connection->server;
@@ -417,7 +426,7 @@ static void connection_dispatch(http_connection *connection)
     uv_timer_stop(&connection->timer);
     connection_update_reading(connection);
 
-    /* Bytes after the last request of a connection are never answered. */
+    /* Requests after the last one of a connection get no response. */
     if (!request->keep_alive)
         connection_drop_input(connection, connection->input_length);
 
@@ -505,7 +514,7 @@ static int on_headers_complete(http_parser *parser)
     }
 
     /* RFC 9110 section 10.1.1: an HTTP/1.1 client may wait for this interim
-     * answer before it sends the body. */
+     * response before it sends the body. */
     expect = http_request_header(request, "Expect");
     if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
         (parser->http_major > 1 || (parser->http_major == 1 && parser->http_minor >= 1))) {
@@ -543,18 +552,11 @@ static int on_message_complete(http_parser *parser)
     http_connection *connection = parser->data;
     http_request *request = connection->request;
 
-    /* Trailers of a chunked body arrive as headers after the body. */
-    if (http_request_finish_headers(request) < 0) {
-        connection_set_failure(connection, 500,
-                               "server out of memory while reading the request");
-        return -1;
-    }
-
     /* This server speaks no other protocol after an Upgrade or CONNECT. */
     request->keep_alive = http_should_keep_alive(parser) && !parser->upgrade;
 
     /* Pausing makes http_parser_execute() return right after this request,
-     * leaving pipelined bytes unparsed until the answer is written. */
+     * leaving pipelined bytes unparsed until the response is written. */
     http_parser_pause(parser, 1);
     return 0;
 }
@@ -619,7 +621,7 @@ static void connection_describe_peer(http_connection *connection)
 }
 
 /* Log rejections at max_connections at most once per interval, with the
- * count since the last line, so that a flood of clients cannot flood the log. */
+ * count since the last line, so that many clients cannot flood the log. */
 static void log_rejection(http_server *server, const char *peer)
 {
     const uint64_t interval_ms = 10000;
@@ -630,9 +632,9 @@ static void log_rejection(http_server *server, const char *peer)
         now - server->rejection_logged_at_ms < interval_ms)
         return;
 
-    log_warn("HTTP server on %s closed %u new connection(s), the last from %s: "
-             "max_connections (%u) are open; raise max_connections or close idle "
-             "clients",
+    log_warn("HTTP server on %s closed %u new connection(s), the last from %s, "
+             "because max_connections (%u) connections are open; raise "
+             "max_connections or close idle clients",
              server->address, server->rejections_not_logged, peer,
              server->limits.max_connections);
     server->rejections_not_logged = 0;

@@ -119,6 +119,12 @@ int http_request_append_header(http_request *request, bool is_value,
 {
     int result = 0;
 
+    /* Trailer fields of a chunked body come after the header section. They
+     * are dropped, so that they can never stand in for a header that the
+     * handler trusts (RFC 9110 section 6.5.1). */
+    if (request->target != NULL)
+        return 0;
+
     /* http-parser may split a name or a value over several calls, and calls
      * the value callback only for a non-empty value. */
     if (!is_value && request->header_state != HTTP_HEADER_FIELD) {
@@ -151,8 +157,8 @@ int http_request_finish_headers(http_request *request)
         return result;
 
     /* http_parser_parse_url() handles both "/path?query" and the absolute
-     * form "http://host/path?query"; anything it rejects (such as "*") is
-     * split by hand at the first '?'. */
+     * form "http://host/path?query". A target that it rejects (such as "*")
+     * is split by hand at the first '?'. */
     http_parser_url_init(&parts);
     if (http_parser_parse_url(url, url_length, 0, &parts) == 0) {
         path_length = 0;
@@ -201,9 +207,9 @@ const char *http_request_query(const http_request *request)
     return request->query ? request->query : "";
 }
 
-/* The first header with that name wins. Repeated headers are not joined:
- * none that the API reads is a list, and Content-Length and
- * Transfer-Encoding repeats are already judged by http-parser. */
+/* The first header with that name wins, and repeated headers are not
+ * joined. No header that the API reads is a list, and http-parser itself
+ * rejects conflicting Content-Length or Transfer-Encoding headers. */
 const char *http_request_header(const http_request *request, const char *name)
 {
     const char *text = request->header_text.data;
@@ -233,9 +239,9 @@ static int hex_digit_value(char digit)
     return -1;
 }
 
-/* Decode one byte of a form-encoded query component starting at *cursor and
- * advance past it: "%41" is 'A' and '+' is a space. A '%' that does not
- * start two hex digits stands for itself. */
+/* Decode one byte of a form-encoded query component at *cursor and advance
+ * past it. "%41" is 'A' and '+' is a space. A '%' that does not start two hex
+ * digits is kept as it is. */
 static char decode_query_byte(const char **cursor, const char *end)
 {
     const char *at = *cursor;

@@ -1,6 +1,6 @@
 /*
- * HTTP/1.1 server: the listening socket, stopping, and the answers that
- * handlers send. Connections live in http_connection.c and parsed requests
+ * HTTP/1.1 server: the listening socket, stopping, and the responses that
+ * handlers send. Connections are in http_connection.c and parsed requests
  * in http_request.c.
  */
 #include "http_server.h"
@@ -115,7 +115,8 @@ static void on_connection(uv_stream_t *listener, int status)
 {
     http_server *server = listener->data;
 
-    /* NOTE: not rate-limited; libuv reports EMFILE once per pending client. */
+    /* NOTE: not rate-limited, and libuv reports EMFILE once per pending
+     * client. */
     if (status < 0) {
         log_warn("HTTP server on %s cannot accept a connection: %s",
                  server->address, uv_strerror(status));
@@ -246,8 +247,7 @@ static void on_listener_closed(uv_handle_t *handle)
     finish_stop(server);
 }
 
-/* A second call while the first is in progress does nothing; only the first
- * done callback runs. */
+/* A second call does nothing, so only the first done callback runs. */
 void http_server_stop(http_server *server, void (*done)(void *), void *arg)
 {
     if (server->stopping)
@@ -281,7 +281,8 @@ char *http_server_format_response(int status, const char *content_type,
                                   bool keep_alive, bool head_only,
                                   size_t *length)
 {
-    /* RFC 9110 section 8.6: no Content-Length and no body with these. */
+    /* RFC 9110 section 8.6: these responses have no Content-Length and no
+     * body. */
     bool has_body = status != 204 && status != 304;
     const char *reason = http_status_str((enum http_status)status);
     const char *connection = keep_alive ? "keep-alive" : "close";
@@ -292,7 +293,8 @@ char *http_server_format_response(int status, const char *content_type,
     int head_length;
     char *bytes;
 
-    /* The reason phrase is optional; http-parser names every code we use. */
+    /* The reason phrase is optional, and http-parser 2.9 has one for every
+     * status that wharfd sends. */
     if (strcmp(reason, "<unknown>") == 0)
         reason = "";
     format_date(date, sizeof(date));
@@ -348,12 +350,13 @@ void http_respond(http_request *request, int status, const char *content_type,
 
     http_request_destroy(request);
 
-    /* The client went away or the server stopped: nobody to answer. */
+    /* The client went away or the server stopped, so the response is
+     * dropped. */
     if (connection == NULL)
         return;
 
     if (status < 200 || status > 599) {
-        log_error("HTTP handler answered with status %d, which is not a final "
+        log_error("HTTP handler responded with status %d, which is not a final "
                   "status (200 to 599); sending 500 instead",
                   status);
         bytes = http_server_format_error(500, "internal error: invalid HTTP status",
@@ -362,7 +365,7 @@ void http_respond(http_request *request, int status, const char *content_type,
         bytes = http_server_format_response(status, content_type, body, body_size,
                                             keep_alive, head_only, &length);
     }
-    http_connection_send_answer(connection, bytes, length, keep_alive);
+    http_connection_send_response(connection, bytes, length, keep_alive);
 }
 
 void http_respond_json(http_request *request, int status, json_object *object)
@@ -371,7 +374,8 @@ void http_respond_json(http_request *request, int status, json_object *object)
 
     if (text == NULL) {
         json_object_put(object);
-        http_respond_error(request, 500, "cannot serialize the JSON answer: out of memory");
+        http_respond_error(request, 500,
+                           "cannot serialize the JSON response: out of memory");
         return;
     }
     http_respond(request, status, "application/json", text, strlen(text));

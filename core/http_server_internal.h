@@ -1,7 +1,7 @@
 /*
  * State shared by the HTTP server's files: http_server.c (listener, stop,
- * responses), http_connection.c (one client socket: reading, parsing,
- * writing, timeouts) and http_request.c (one parsed request).
+ * responses), http_connection.c (one client socket with its reading,
+ * parsing, writing and timeouts) and http_request.c (one parsed request).
  *
  * Ownership: the server owns its connections until their close callbacks
  * run. A connection owns the request it is parsing. Once a request is handed
@@ -95,8 +95,8 @@ int http_request_append_header(http_request *request, bool is_value,
 int http_request_append_body(http_request *request, const char *bytes,
                              size_t length);
 
-/* End the header section (or the trailer section of a chunked body) and
- * split the URL into path and query. Returns 0 or -ENOMEM. */
+/* End the header section and split the URL into path and query. Header
+ * pieces that arrive later (trailers) are dropped. Returns 0 or -ENOMEM. */
 int http_request_finish_headers(http_request *request);
 
 /* http-parser's limit on the request line plus headers; http_server_start()
@@ -114,11 +114,11 @@ void http_connection_close(http_connection *connection);
 /* Close every connection of the server. */
 void http_connection_close_all(http_server *server);
 
-/* Send the answer to the request that the handler holds, taking ownership of
+/* Send the response to the request that the handler owns, taking ownership of
  * bytes (from malloc). keep_alive false closes the connection once they are
  * written. NULL bytes (out of memory) close the connection at once. */
-void http_connection_send_answer(http_connection *connection, char *bytes,
-                                 size_t length, bool keep_alive);
+void http_connection_send_response(http_connection *connection, char *bytes,
+                                   size_t length, bool keep_alive);
 
 /* Build a whole response (status line, headers, body) into a new buffer for
  * free(). head_only leaves the body out but keeps its Content-Length. */

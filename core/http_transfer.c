@@ -40,8 +40,8 @@ static int http_is_token(const char *text)
     return 1;
 }
 
-/* A field value may not hold control characters other than HTAB; a CR or LF
- * would let the value inject further header lines. */
+/* A field value may not contain control characters other than HTAB, because
+ * a CR or LF would let the value inject further header lines. */
 static int http_is_field_value(const char *text)
 {
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
@@ -194,7 +194,7 @@ static int http_transfer_add_header(http_transfer *transfer, const char *name,
 }
 
 /* An obsolete folded line (RFC 9112 section 5.2) continues the previous
- * field's value; it is joined with one space. */
+ * field's value, and is joined to it with one space. */
 static int http_transfer_continue_header(http_transfer *transfer,
                                          const char *more, size_t more_length)
 {
@@ -395,8 +395,9 @@ static int http_transfer_build_headers(http_transfer *transfer,
             return rc;
     }
 
-    /* curl 7.88 sends Expect: 100-continue with bodies over 1 MiB and then
-     * waits up to a second for the interim response. */
+    /* curl 7.88 sends Expect: 100-continue with bodies over 1 MiB
+     * (EXPECT_100_THRESHOLD in its lib/http.h) and then waits up to a second
+     * for the interim response. */
     if (!http_request_has_header(request, "Expect") &&
         http_transfer_append_header(transfer, "Expect:") < 0)
         return -ENOMEM;
@@ -451,7 +452,7 @@ static int http_transfer_setup_easy(http_transfer *transfer,
     HTTP_TRANSFER_SET(CURLOPT_WRITEFUNCTION, http_transfer_on_body);
     HTTP_TRANSFER_SET(CURLOPT_WRITEDATA, (void *)transfer);
     /* Fails early with CURLE_FILESIZE_EXCEEDED when Content-Length is
-     * already too large; the write callback covers bodies of unknown size. */
+     * already too large. The write callback covers bodies of unknown size. */
     HTTP_TRANSFER_SET(CURLOPT_MAXFILESIZE_LARGE,
                       (curl_off_t)transfer->max_response_size);
 
@@ -664,8 +665,8 @@ void http_transfer_record_start_failure(http_transfer *transfer, int error)
     response->error_message = transfer->error_buffer;
 }
 
-/* Header lookup. The first field with the name wins; repeated fields are not
- * joined. */
+/* Find a header of the final response by name, ignoring case. The first
+ * field with the name wins, and repeated fields are not joined. */
 const char *http_response_header(const wharf_http_response *response,
                                  const char *name)
 {

@@ -15,7 +15,7 @@
 #include "http_client.h"
 
 typedef struct http_header_field {
-    char *name; /* one allocation holds name and value */
+    char *name; /* one allocation contains name and value */
     char *value;
 } http_header_field;
 

@@ -120,17 +120,21 @@ static int start(runtime *rt, char *error, size_t error_size)
                            error_size);
     if (rc != 0)
         return rc;
-    log_info(strchr(svc->config.listen_host, ':') != NULL
-                 ? "wharfd listening on http://[%s]:%d"
-                 : "wharfd listening on http://%s:%d",
-             svc->config.listen_host, http_server_port(svc->server));
 
+    /* Handlers go in before the "listening" line, which tells supervisors
+     * and tests that wharfd is ready and may be stopped. */
     uv_signal_init(svc->loop, &rt->sigint);
     uv_signal_init(svc->loop, &rt->sigterm);
     rt->sigint.data = rt;
     rt->sigterm.data = rt;
     uv_signal_start(&rt->sigint, on_signal, SIGINT);
     uv_signal_start(&rt->sigterm, on_signal, SIGTERM);
+
+    log_info(strchr(svc->config.listen_host, ':') != NULL
+                 ? "wharfd listening on http://[%s]:%d"
+                 : "wharfd listening on http://%s:%d",
+             svc->config.listen_host, http_server_port(svc->server));
+
     return 0;
 }
 

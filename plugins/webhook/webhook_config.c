@@ -40,8 +40,8 @@ static int validate_url(const char *url, char *error, size_t error_size)
         return -EINVAL;
     }
 
-    /* A URL with spaces or control characters would be sent as something
-     * other than what the operator sees. */
+    /* A URL with spaces or control characters would reach the wire as
+     * something other than what the operator reads in the settings. */
     for (at = url; *at != '\0'; at++) {
         unsigned char byte = (unsigned char)*at;
 

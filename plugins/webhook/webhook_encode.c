@@ -84,7 +84,7 @@ void webhook_encode(void *instance, wharf_batch *batch)
 
     if (rc != 0) {
         host->log(hook->connector, WHARF_LOG_ERROR,
-                  "webhook: out of memory while encoding a batch of %zu messages; "
+                  "out of memory while encoding a batch of %zu messages; "
                   "they will be retried",
                   host->batch_count(batch));
         webhook_retry_pending(host, batch, "out of memory while encoding the request body");

@@ -75,7 +75,7 @@ static void request_done(void *user_data, const wharf_http_response *response)
                      result.kind == WHARF_RESULT_SUCCESS ? NULL : result.reason);
 
     hook->host->log(hook->connector, WHARF_LOG_DEBUG,
-                    "webhook: request %zu of %zu (%zu messages) finished in %.3f s: %s",
+                    "request %zu of %zu (%zu messages) finished in %.3f s: %s",
                     request->number, state->encoded->chunk_count, request->chunk->written,
                     response->total_seconds,
                     result.kind == WHARF_RESULT_SUCCESS ? "success" : result.reason);
@@ -134,7 +134,7 @@ static void start_request(webhook_send_state *state, size_t number)
 
     state->outstanding--;
     hook->host->log(hook->connector, WHARF_LOG_WARN,
-                    "webhook: request %zu of %zu (%zu messages) was not started, error %d",
+                    "request %zu of %zu (%zu messages) was not started, error %d",
                     number, state->encoded->chunk_count, chunk->written, rc);
     fail_unstarted(state, chunk, rc);
 }
@@ -160,7 +160,7 @@ void webhook_send(void *instance, wharf_batch *batch)
     state = calloc(1, sizeof(*state) + encoded->chunk_count * sizeof(state->requests[0]));
     if (state == NULL) {
         host->log(hook->connector, WHARF_LOG_ERROR,
-                  "webhook: out of memory while sending a batch of %zu messages; "
+                  "out of memory while sending a batch of %zu messages; "
                   "they will be retried",
                   host->batch_count(batch));
         webhook_retry_pending(host, batch, "out of memory while starting the requests");

@@ -266,68 +266,63 @@ static int parse_messages(const char *const *messages_json, size_t count,
     return 0;
 }
 
+/* Call filter() on every message, as wharfd does before encode(): a
+ * skipped message gets its SKIP result and stays out of the plugin's view. */
 static void run_filter(wharf_harness *harness, wharf_batch *batch)
 {
     char reason[512];
     size_t i;
 
-    if (harness->plugin->filter == NULL)
-        return;
-
     for (i = 0; i < batch->count; i++) {
         reason[0] = '\0';
-        if (harness->plugin->filter(harness->instance, batch->messages[i], reason,
-                                    sizeof(reason)) == 0)
+        if (harness->plugin->filter == NULL ||
+            harness->plugin->filter(harness->instance, batch->messages[i], reason,
+                                    sizeof(reason)) == 0) {
+            batch->view[batch->view_count++] = i;
             continue;
+        }
 
         reason[sizeof(reason) - 1] = '\0';
         if (reason[0] == '\0') {
             harness_violation(harness, "filter: skipped message %zu without a reason", i);
-            snprintf(reason, sizeof(reason), "filtered by the plugin");
+            snprintf(reason, sizeof(reason), "skipped by the plugin's filter");
         }
-        harness->host.batch_set_result(batch, i, WHARF_RESULT_SKIP, 0, -1, reason);
+        harness_batch_record(batch, i, WHARF_RESULT_SKIP, 0, -1, reason);
     }
 }
 
-typedef struct encode_job {
+typedef struct worker_job {
     wharf_harness *harness;
     wharf_batch *batch;
-} encode_job;
+    int blocking_send;
+} worker_job;
 
-static void *encode_thread(void *argument)
+static void *worker_thread(void *argument)
 {
-    encode_job *job = argument;
+    worker_job *job = argument;
+    const wharf_plugin *plugin = job->harness->plugin;
 
-    job->harness->plugin->encode(job->harness->instance, job->batch);
+    if (plugin->encode != NULL)
+        plugin->encode(job->harness->instance, job->batch);
+    if (job->blocking_send)
+        plugin->send(job->harness->instance, job->batch);
     return NULL;
 }
 
-/* Run encode() on a second thread, as wharfd may, so that calls to host
- * functions that are not thread-safe show up as violations. */
-static void run_encode(wharf_harness *harness, wharf_batch *batch)
+/* Run encode(), and send() too for a WHARF_PLUGIN_SEND_BLOCKING plugin, on
+ * a second thread as wharfd does, so that calls to host functions that are
+ * not thread-safe show up as violations. */
+static void run_on_worker(wharf_harness *harness, wharf_batch *batch, int blocking_send)
 {
-    encode_job job = {harness, batch};
+    worker_job job = {harness, batch, blocking_send};
     pthread_t thread;
 
-    if (harness->plugin->encode == NULL)
-        return;
-
-    if (pthread_create(&thread, NULL, encode_thread, &job) != 0) {
-        encode_thread(&job);
-        return;
-    }
-    pthread_join(thread, NULL);
-}
-
-static int has_pending(const wharf_harness *harness, const wharf_batch *batch)
-{
-    size_t i;
-
-    for (i = 0; i < batch->count; i++) {
-        if (!harness->host.batch_has_result(batch, i))
-            return 1;
-    }
-    return 0;
+    harness->blocking_send_running = blocking_send;
+    if (pthread_create(&thread, NULL, worker_thread, &job) == 0)
+        pthread_join(thread, NULL);
+    else
+        worker_thread(&job);
+    harness->blocking_send_running = 0;
 }
 
 static void sleep_ms(uint64_t milliseconds)
@@ -428,11 +423,15 @@ int wharf_harness_send(wharf_harness *harness, const char *const *messages_json,
     deadline = harness_monotonic_ms() + harness->send_timeout_ms;
 
     run_filter(harness, batch);
-    if (has_pending(harness, batch))
-        run_encode(harness, batch);
 
-    if (has_pending(harness, batch)) {
-        harness->plugin->send(harness->instance, batch);
+    /* Like wharfd: no encode() or send() when filter() skipped everything. */
+    if (batch->view_count > 0) {
+        int blocking = (harness->plugin->flags & WHARF_PLUGIN_SEND_BLOCKING) != 0;
+
+        if (harness->plugin->encode != NULL || blocking)
+            run_on_worker(harness, batch, blocking);
+        if (!blocking)
+            harness->plugin->send(harness->instance, batch);
         rc = run_loop(harness, batch, deadline);
         if (rc != 0) {
             /* Requests the plugin started still owe it a done callback. */

@@ -1,6 +1,8 @@
 /*
  * The batch half of the host table: messages, per-message results, the
- * encoded payload and completion, with the contract checks wharfd relies on.
+ * encoded payload and completion. Results are recorded the way wharfd
+ * records them, and every breach of the contract is reported as a
+ * violation.
  */
 #include "harness_internal.h"
 
@@ -13,13 +15,17 @@ wharf_batch *harness_batch_create(wharf_harness *harness, struct json_object **m
                                   size_t count)
 {
     wharf_batch *batch = calloc(1, sizeof(*batch));
+    size_t slots = count > 0 ? count : 1;
 
     if (batch == NULL)
         return NULL;
 
-    batch->slots = calloc(count > 0 ? count : 1, sizeof(*batch->slots));
-    if (batch->slots == NULL || pthread_mutex_init(&batch->lock, NULL) != 0) {
+    batch->slots = calloc(slots, sizeof(*batch->slots));
+    batch->view = calloc(slots, sizeof(*batch->view));
+    if (batch->slots == NULL || batch->view == NULL ||
+        pthread_mutex_init(&batch->lock, NULL) != 0) {
         free(batch->slots);
+        free(batch->view);
         free(batch);
         return NULL;
     }
@@ -41,20 +47,47 @@ void harness_batch_free(wharf_batch *batch)
     for (i = 0; i < batch->count; i++)
         free(batch->slots[i].reason);
     free(batch->slots);
+    free(batch->view);
     pthread_mutex_destroy(&batch->lock);
     free(batch);
 }
 
+void harness_batch_record(wharf_batch *batch, size_t message_index, wharf_result_kind kind,
+                          int status_code, int64_t retry_after_ms, const char *reason)
+{
+    harness_slot *slot = &batch->slots[message_index];
+    char *reason_copy = NULL;
+
+    /* wharfd keeps a reason only for SKIP, RETRY and ERROR, and a delay only
+     * for RETRY. */
+    if (kind != WHARF_RESULT_SUCCESS && reason != NULL) {
+        reason_copy = strdup(reason);
+        if (reason_copy == NULL) {
+            harness_violation(batch->harness, "out of memory while copying a result reason");
+            return;
+        }
+    }
+
+    pthread_mutex_lock(&batch->lock);
+    free(slot->reason);
+    slot->has_result = 1;
+    slot->kind = kind;
+    slot->status_code = status_code;
+    slot->retry_after_ms = kind == WHARF_RESULT_RETRY ? retry_after_ms : -1;
+    slot->reason = reason_copy;
+    pthread_mutex_unlock(&batch->lock);
+}
+
 static size_t batch_count(const wharf_batch *batch)
 {
-    return batch->count;
+    return batch->view_count;
 }
 
 static const struct json_object *batch_message(const wharf_batch *batch, size_t index)
 {
-    if (index >= batch->count)
+    if (index >= batch->view_count)
         return NULL;
-    return batch->messages[index];
+    return batch->messages[batch->view[index]];
 }
 
 static int kind_is_valid(wharf_result_kind kind)
@@ -67,54 +100,44 @@ static void batch_set_result(wharf_batch *batch, size_t index, wharf_result_kind
                              int status_code, int64_t retry_after_ms, const char *reason)
 {
     wharf_harness *harness = batch->harness;
-    harness_slot *slot;
-    char *reason_copy = NULL;
+    int completed;
 
-    if (index >= batch->count) {
+    if (index >= batch->view_count) {
         harness_violation(harness, "batch_set_result: index %zu is out of range; the batch "
                                    "has %zu messages",
-                          index, batch->count);
+                          index, batch->view_count);
         return;
-    }
-    if (!kind_is_valid(kind)) {
-        harness_violation(harness, "batch_set_result: message %zu: %d is not a "
-                                   "wharf_result_kind",
-                          index, (int)kind);
-        return;
-    }
-    if (kind != WHARF_RESULT_SUCCESS && (reason == NULL || reason[0] == '\0'))
-        harness_violation(harness, "batch_set_result: message %zu: %s needs a reason",
-                          index, wharf_harness_result_kind_name(kind));
-    if (retry_after_ms < -1)
-        harness_violation(harness, "batch_set_result: message %zu: retry_after_ms %lld; "
-                                   "pass a delay >= 0, or -1 for wharfd's backoff",
-                          index, (long long)retry_after_ms);
-
-    if (reason != NULL) {
-        reason_copy = strdup(reason);
-        if (reason_copy == NULL) {
-            harness_violation(harness, "out of memory while copying a result reason");
-            return;
-        }
     }
 
     pthread_mutex_lock(&batch->lock);
-    if (batch->complete_calls > 0) {
-        pthread_mutex_unlock(&batch->lock);
-        free(reason_copy);
+    completed = batch->complete_calls > 0;
+    pthread_mutex_unlock(&batch->lock);
+    if (completed) {
         harness_violation(harness, "batch_set_result: message %zu: called after "
                                    "batch_complete()",
                           index);
         return;
     }
-    slot = &batch->slots[index];
-    free(slot->reason);
-    slot->has_result = 1;
-    slot->kind = kind;
-    slot->status_code = status_code;
-    slot->retry_after_ms = retry_after_ms;
-    slot->reason = reason_copy;
-    pthread_mutex_unlock(&batch->lock);
+
+    if (!kind_is_valid(kind)) {
+        harness_violation(harness, "batch_set_result: message %zu: %d is not a "
+                                   "wharf_result_kind",
+                          index, (int)kind);
+        harness_batch_record(batch, batch->view[index], WHARF_RESULT_ERROR, status_code, -1,
+                             "plugin set an unknown result kind");
+        return;
+    }
+    if (kind != WHARF_RESULT_SUCCESS && (reason == NULL || reason[0] == '\0')) {
+        harness_violation(harness, "batch_set_result: message %zu: %s needs a reason",
+                          index, wharf_harness_result_kind_name(kind));
+        reason = "plugin gave no reason";
+    }
+    if (kind == WHARF_RESULT_RETRY && retry_after_ms < -1)
+        harness_violation(harness, "batch_set_result: message %zu: retry_after_ms %lld; "
+                                   "pass a delay >= 0, or -1 for wharfd's backoff",
+                          index, (long long)retry_after_ms);
+
+    harness_batch_record(batch, batch->view[index], kind, status_code, retry_after_ms, reason);
 }
 
 static int batch_has_result(const wharf_batch *batch, size_t index)
@@ -122,10 +145,10 @@ static int batch_has_result(const wharf_batch *batch, size_t index)
     wharf_batch *mutable_batch = (wharf_batch *)batch;
     int has_result;
 
-    if (index >= batch->count)
+    if (index >= batch->view_count)
         return 0;
     pthread_mutex_lock(&mutable_batch->lock);
-    has_result = batch->slots[index].has_result;
+    has_result = batch->slots[batch->view[index]].has_result;
     pthread_mutex_unlock(&mutable_batch->lock);
     return has_result;
 }
@@ -161,7 +184,8 @@ static void batch_complete(wharf_batch *batch)
 {
     int calls;
 
-    harness_on_loop_thread(batch->harness, "batch_complete");
+    if (!batch->harness->blocking_send_running)
+        harness_on_loop_thread(batch->harness, "batch_complete");
 
     pthread_mutex_lock(&batch->lock);
     calls = ++batch->complete_calls;

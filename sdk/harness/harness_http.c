@@ -1,8 +1,8 @@
 /*
  * The HTTP half of the host table. http_request() copies the request into a
- * FIFO and returns; the run loop performs queued requests one at a time
- * with a blocking libcurl easy handle and calls each done callback on the
- * test's thread, as wharfd calls it on its loop thread.
+ * FIFO and returns. The run loop later performs queued requests one at a
+ * time with a blocking libcurl easy handle, and calls each done callback on
+ * the test's thread, as wharfd calls it on its loop thread.
  */
 #include "harness_internal.h"
 
@@ -23,9 +23,9 @@
 #define REQUEST_V1_0_SIZE                                                        \
     (offsetof(wharf_http_request, max_response_size) + sizeof(size_t))
 
-/* A response as the done callback sees it, plus what the header lookup
- * needs. public must stay the first member: http_response_header()
- * converts the plugin's pointer back to this struct. */
+/* A response as the done callback receives it, plus the headers for
+ * http_response_header(). public must stay the first member, because
+ * http_response_header() converts the plugin's pointer back to this struct. */
 typedef struct harness_response {
     wharf_http_response public;
     wharf_buffer body;
@@ -376,8 +376,14 @@ static void response_init(harness_response *response, size_t max_body)
 
 static void response_finish(harness_response *response)
 {
-    /* wharf_http_response promises a NUL-terminated body, "" when empty. */
-    response->public.body = response->body.data != NULL ? response->body.data : "";
+    /* Like wharfd, a failed transfer hands over no partial body; the status
+     * stays when one arrived. The body is NUL-terminated, "" when empty. */
+    if (response->public.error != WHARF_HTTP_OK || response->body.data == NULL) {
+        response->public.body = "";
+        response->public.body_size = 0;
+        return;
+    }
+    response->public.body = response->body.data;
     response->public.body_size = response->body.length;
 }
 

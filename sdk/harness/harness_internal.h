@@ -28,10 +28,15 @@ typedef struct harness_slot {
     char *reason;
 } harness_slot;
 
+/* As in wharfd, the plugin receives only the messages its filter() kept.
+ * Host calls take an index into view, which maps it to the message's index
+ * in messages and slots. */
 struct wharf_batch {
     wharf_harness *harness;
     struct json_object **messages;
     size_t count;
+    size_t *view;
+    size_t view_count;
     /* Guards slots and encoded, which encode() may touch from its thread. */
     pthread_mutex_t lock;
     harness_slot *slots;
@@ -72,6 +77,9 @@ struct wharf_harness {
     void *instance;
     int instance_created;
     pthread_t loop_thread;
+    /* Set while a WHARF_PLUGIN_SEND_BLOCKING send() runs on the worker
+     * thread, where wharfd allows it to call batch_complete(). */
+    int blocking_send_running;
     uint64_t send_timeout_ms;
 
     /* Guards violations and logs, which encode() may add to. */
@@ -105,6 +113,10 @@ uint64_t harness_monotonic_ms(void);
 
 /* Settings: parse settings_json, check it against the schema and fill in
  * defaults, with the API's error messages. */
+/* Non-zero when setting->default_json is NULL, or valid JSON of the
+ * setting's type. */
+int harness_setting_default_is_valid(const wharf_setting *setting);
+
 int harness_settings_prepare(const wharf_plugin *plugin, const char *settings_json,
                              struct json_object **settings, char *error,
                              size_t error_size);
@@ -112,6 +124,9 @@ int harness_settings_prepare(const wharf_plugin *plugin, const char *settings_js
 /* Batches. */
 wharf_batch *harness_batch_create(wharf_harness *harness, struct json_object **messages,
                                   size_t count);
+/* Record a result for the message at index of messages (not of the view). */
+void harness_batch_record(wharf_batch *batch, size_t message_index, wharf_result_kind kind,
+                          int status_code, int64_t retry_after_ms, const char *reason);
 void harness_batch_free(wharf_batch *batch);
 void harness_batch_install(wharf_host *host);
 

@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Limits wharfd's loader applies. */
+#define MAX_NAME_LENGTH 63
+#define MAX_SETTINGS 256
+
 struct wharf_harness_plugin {
     void *handle;
     wharf_plugin descriptor; /* zeroed, then the fields the plugin has */
@@ -20,12 +24,30 @@ static int name_is_valid(const char *name)
     size_t length = strlen(name);
     size_t i;
 
-    if (length < 1 || length > 63)
+    if (length < 1 || length > MAX_NAME_LENGTH)
         return 0;
     for (i = 0; i < length; i++) {
         char c = name[i];
 
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Setting names: 1 to 63 of A-Z, a-z, 0-9 and _. */
+static int setting_name_is_valid(const char *name)
+{
+    size_t length = strlen(name);
+    size_t i;
+
+    if (length < 1 || length > MAX_NAME_LENGTH)
+        return 0;
+    for (i = 0; i < length; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
             return 0;
     }
     return 1;
@@ -41,12 +63,19 @@ static int check_settings(const wharf_plugin *plugin, char *error, size_t error_
                  plugin->settings_count);
         return -EINVAL;
     }
+    if (plugin->settings_count > MAX_SETTINGS) {
+        snprintf(error, error_size, "settings schema has %zu entries; at most %d are allowed",
+                 plugin->settings_count, MAX_SETTINGS);
+        return -EINVAL;
+    }
 
     for (i = 0; i < plugin->settings_count; i++) {
         const wharf_setting *setting = &plugin->settings[i];
 
-        if (setting->name == NULL || setting->name[0] == '\0') {
-            snprintf(error, error_size, "setting %zu has no name", i);
+        if (setting->name == NULL || !setting_name_is_valid(setting->name)) {
+            snprintf(error, error_size, "setting %zu has a missing or invalid name; use 1 to "
+                                        "63 letters, digits or _",
+                     i);
             return -EINVAL;
         }
         if (setting->type < WHARF_SETTING_STRING || setting->type > WHARF_SETTING_STRING_LIST) {
@@ -59,6 +88,12 @@ static int check_settings(const wharf_plugin *plugin, char *error, size_t error_
                 snprintf(error, error_size, "setting \"%s\" is declared twice", setting->name);
                 return -EINVAL;
             }
+        }
+        if (!harness_setting_default_is_valid(setting)) {
+            snprintf(error, error_size, "default %.64s of setting \"%s\" is not valid JSON "
+                                        "of the setting's type",
+                     setting->default_json, setting->name);
+            return -EINVAL;
         }
     }
     return 0;
@@ -87,8 +122,10 @@ int wharf_harness_check_descriptor(const wharf_plugin *plugin, char *error,
                  (unsigned)header->struct_size, (size_t)WHARF_PLUGIN_V1_0_SIZE);
         return -EINVAL;
     }
-    if (header->name == NULL || header->version == NULL) {
-        snprintf(error, error_size, "the descriptor has no name or no version");
+    if (header->name == NULL || header->version == NULL || header->version[0] == '\0' ||
+        strlen(header->version) > MAX_NAME_LENGTH) {
+        snprintf(error, error_size, "the descriptor has no name, or no version of 1 to 63 "
+                                    "characters");
         return -EINVAL;
     }
     if (!name_is_valid(header->name)) {
@@ -103,11 +140,11 @@ int wharf_harness_check_descriptor(const wharf_plugin *plugin, char *error,
                  header->name);
         return -EINVAL;
     }
-    if (plugin->entity_types == 0) {
-        snprintf(error, error_size, "plugin \"%s\" accepts no entity type; set "
-                                    "entity_types to WHARF_ENTITY_USER and/or "
-                                    "WHARF_ENTITY_ACCOUNT",
-                 header->name);
+    if (plugin->entity_types == 0 ||
+        (plugin->entity_types & ~(WHARF_ENTITY_USER | WHARF_ENTITY_ACCOUNT)) != 0) {
+        snprintf(error, error_size, "plugin \"%s\" has invalid entity_types 0x%x; set "
+                                    "WHARF_ENTITY_USER and/or WHARF_ENTITY_ACCOUNT",
+                 header->name, (unsigned)plugin->entity_types);
         return -EINVAL;
     }
     if (plugin->batch_policy != WHARF_BATCH_IGNORES_WHITELIST &&

@@ -65,6 +65,23 @@ static int value_matches(const wharf_setting *setting, struct json_object *value
     return 0;
 }
 
+int harness_setting_default_is_valid(const wharf_setting *setting)
+{
+    struct json_object *value;
+    enum json_tokener_error parse_error = json_tokener_success;
+    int valid;
+
+    if (setting->default_json == NULL)
+        return 1;
+    value = json_tokener_parse_verbose(setting->default_json, &parse_error);
+    if (parse_error != json_tokener_success)
+        return 0;
+    /* "null" parses to NULL and means no default. */
+    valid = value == NULL || value_matches(setting, value);
+    json_object_put(value);
+    return valid;
+}
+
 static void format_unknown_setting(const wharf_plugin *plugin, const char *name,
                                    char *error, size_t error_size)
 {
@@ -87,12 +104,12 @@ static void format_unknown_setting(const wharf_plugin *plugin, const char *name,
     wharf_buffer_free(&message);
 }
 
-/* Check every given setting against the schema and copy it into prepared. */
-static int copy_given(const wharf_plugin *plugin, struct json_object *given,
+/* Check every input setting against the schema and copy it into prepared. */
+static int copy_given(const wharf_plugin *plugin, struct json_object *input,
                       struct json_object *prepared, char *error, size_t error_size)
 {
-    struct json_object_iterator iterator = json_object_iter_begin(given);
-    struct json_object_iterator end = json_object_iter_end(given);
+    struct json_object_iterator iterator = json_object_iter_begin(input);
+    struct json_object_iterator end = json_object_iter_end(input);
 
     for (; !json_object_iter_equal(&iterator, &end); json_object_iter_next(&iterator)) {
         const char *name = json_object_iter_peek_name(&iterator);
@@ -105,8 +122,15 @@ static int copy_given(const wharf_plugin *plugin, struct json_object *given,
         }
         if (value == NULL)
             continue;
+        if (setting->type == WHARF_SETTING_STRING_LIST &&
+            json_object_is_type(value, json_type_array) && !all_elements_are_strings(value)) {
+            snprintf(error, error_size, "setting \"%s\" must be an array of strings; "
+                                        "quote every element",
+                     name);
+            return -EINVAL;
+        }
         if (!value_matches(setting, value)) {
-            wharf_settings_format_error(error, error_size, given, name, -EINVAL,
+            wharf_settings_format_error(error, error_size, input, name, -EINVAL,
                                         setting->type);
             return -EINVAL;
         }
@@ -155,7 +179,7 @@ int harness_settings_prepare(const wharf_plugin *plugin, const char *settings_js
                              struct json_object **settings, char *error,
                              size_t error_size)
 {
-    struct json_object *given = NULL;
+    struct json_object *input = NULL;
     struct json_object *prepared = NULL;
     enum json_tokener_error parse_error = json_tokener_success;
     int rc;
@@ -164,13 +188,13 @@ int harness_settings_prepare(const wharf_plugin *plugin, const char *settings_js
     if (settings_json == NULL)
         settings_json = "{}";
 
-    given = json_tokener_parse_verbose(settings_json, &parse_error);
-    if (given == NULL && parse_error != json_tokener_success) {
+    input = json_tokener_parse_verbose(settings_json, &parse_error);
+    if (input == NULL && parse_error != json_tokener_success) {
         snprintf(error, error_size, "settings are not valid JSON (%s); pass a JSON object",
                  json_tokener_error_desc(parse_error));
         return -EINVAL;
     }
-    if (!json_object_is_type(given, json_type_object)) {
+    if (!json_object_is_type(input, json_type_object)) {
         snprintf(error, error_size, "settings must be a JSON object such as {\"url\": \"...\"}");
         rc = -EINVAL;
         goto out;
@@ -183,7 +207,7 @@ int harness_settings_prepare(const wharf_plugin *plugin, const char *settings_js
         goto out;
     }
 
-    rc = copy_given(plugin, given, prepared, error, error_size);
+    rc = copy_given(plugin, input, prepared, error, error_size);
     if (rc == 0)
         rc = fill_defaults(plugin, prepared, error, error_size);
     if (rc == 0) {
@@ -193,6 +217,6 @@ int harness_settings_prepare(const wharf_plugin *plugin, const char *settings_js
 
 out:
     json_object_put(prepared);
-    json_object_put(given);
+    json_object_put(input);
     return rc;
 }

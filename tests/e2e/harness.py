@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import unittest
+import weakref
 
 from recorder import CaseInsensitiveDict
 
@@ -124,6 +125,18 @@ def run_wharfd(args, timeout=10, cwd=None):
     return completed.returncode, completed.stdout, completed.stderr
 
 
+def describe_exit(code):
+    """Describe a subprocess return code for a failure message."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        return "signal %s (its default action ran, so wharfd did not handle it)" % (
+            signals.Signals(-code).name)
+    if VALGRIND and code == 99:
+        return "exit code 99 (valgrind found a leak or a memory error)"
+    return "exit code %d" % code
+
+
 class _StreamReader:
     """Drain one pipe on a thread into a list of lines that others can wait on."""
 
@@ -174,6 +187,10 @@ class Wharfd:
     def __init__(self, plugins_dir=None, data_dir=None, args=(), config_text=None,
                  env=None, listen="127.0.0.1:0", check_exit=True):
         self._work_dir = tempfile.mkdtemp(prefix="wharfd-")
+        # Removes the work dir also for callers that use start() and stop()
+        # without the context manager.
+        self._work_dir_finalizer = weakref.finalize(self, shutil.rmtree, self._work_dir,
+                                                    ignore_errors=True)
         if data_dir is None:
             data_dir = os.path.join(self._work_dir, "data")
             os.mkdir(data_dir)
@@ -229,8 +246,8 @@ class Wharfd:
             line = self.wait_for_log(LISTENING_PATTERN, timeout=timeout)
         except AssertionError as error:
             self._kill()
-            raise AssertionError("wharfd did not start (exit code %s): %s"
-                                 % (self.exit_code, error)) from None
+            raise AssertionError("wharfd did not start (it stopped with %s): %s"
+                                 % (describe_exit(self.exit_code), error)) from None
         match = LISTENING_PATTERN.search(line)
         self.url = match.group(1)
         self.port = int(match.group(2))
@@ -275,8 +292,8 @@ class Wharfd:
         """
         code = self.stop()
         if code != 0:
-            raise AssertionError("wharfd exited with code %s on restart; stderr:\n%s"
-                                 % (code, self.stderr_text()))
+            raise AssertionError("wharfd stopped with %s on restart; stderr:\n%s"
+                                 % (describe_exit(code), self.stderr_text()))
         self._previous_stderr.append(self.stderr_text())
         return self.start(timeout=timeout)
 
@@ -284,27 +301,32 @@ class Wharfd:
         try:
             return self.start()
         except BaseException:
-            self._print_stderr()
+            # The error from start() already contains wharfd's stderr.
             self._remove_work_dir()
             raise
 
     def __exit__(self, exc_type, exc, traceback):
         try:
             was_running = self.process is not None
+            exited_by_itself = was_running and self.process.poll() is not None
             code = self.stop()
             if exc_type is not None:
                 self._print_stderr()
+            elif self.check_exit and exited_by_itself:
+                self._print_stderr()
+                raise AssertionError("wharfd exited during the test with %s; it should run "
+                                     "until it gets a signal" % describe_exit(code))
             elif self.check_exit and was_running and code != 0:
                 self._print_stderr()
-                raise AssertionError("wharfd exited with code %s after SIGTERM, expected 0 "
-                                     "(99 under valgrind means a leak or memory error)" % code)
+                raise AssertionError("wharfd stopped with %s after SIGTERM, expected exit code 0"
+                                     % describe_exit(code))
         finally:
             self._remove_work_dir()
         return False
 
     def _remove_work_dir(self):
         # A data dir passed in by the caller lives outside the work dir and stays.
-        shutil.rmtree(self._work_dir, ignore_errors=True)
+        self._work_dir_finalizer()
 
     def _print_stderr(self):
         text = "".join(self._previous_stderr) + (self.stderr_text() if self._stderr else "")

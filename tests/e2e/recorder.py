@@ -14,8 +14,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# A handler thread gives up on a silent keep-alive connection after this many
-# seconds, so a test that forgets to shut down cannot leave threads behind.
+# A handler thread closes a keep-alive connection that stays silent for this
+# many seconds, so a connection that a test leaves open ends by itself.
 IDLE_CONNECTION_TIMEOUT_SECONDS = 30
 
 

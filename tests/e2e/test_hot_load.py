@@ -57,6 +57,20 @@ class HotLoadTest(harness.ServiceTestCase):
         line = self.service.wait_for_log("plugin loaded: fixture-minor", since=mark)
         self.assertIn(final_path, line)
 
+    def test_symlinked_plugin_loaded(self):
+        link_path = os.path.join(self.plugins_dir, "linked.so")
+        mark = self.service.log_mark()
+
+        os.symlink(harness.fixture_path("requires_whitelist"), link_path)
+
+        self.service.wait_until(lambda: "fixture-requires-whitelist" in self.plugin_names(),
+                                timeout=RENAMED_LOAD_SECONDS,
+                                message="symlinked plugin not listed within %d s"
+                                        % RENAMED_LOAD_SECONDS)
+        self.assertEqual(self.rejected_files(), [])
+        line = self.service.wait_for_log("plugin loaded: fixture-requires-whitelist", since=mark)
+        self.assertIn("linked.so", line)
+
     def test_slow_copy_not_rejected_midway(self):
         source = harness.fixture_path("requires_whitelist")
         with open(source, "rb") as source_file:

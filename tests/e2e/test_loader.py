@@ -1,7 +1,8 @@
 """End-to-end tests of plugin loading at startup: one plugins dir with every fixture.
 
-The plugins dir holds all fixture plugins, a text file named junk.so, a
-world-writable copy of valid_1_0 named writable.so, and duplicate_name.so
+The plugins dir contains all fixture plugins, a text file named junk.so, a
+world-writable copy of valid_1_0 named writable.so, a notes.txt that the
+loader must ignore, and duplicate_name.so
 copied as zz_duplicate_name.so so that it sorts after valid_1_0.so and is the
 one rejected for reusing the name "fixture-valid".
 """
@@ -29,7 +30,7 @@ REJECTION_WORDS = {
     "bad_magic.so": ["magic"],
     "no_entry.so": ["wharf_plugin_entry"],
     "null_entry.so": ["NULL"],
-    "garbage_entry.so": [],
+    "garbage_entry.so": ["wharf_plugin_entry"],
     "null_name.so": ["name"],
     "dup_settings.so": ["duplicate setting", "api_key"],
     "junk.so": ["ELF"],
@@ -56,6 +57,9 @@ class LoaderTest(unittest.TestCase):
 
         with open(os.path.join(cls.plugins_dir, "junk.so"), "w", encoding="utf-8") as junk:
             junk.write("this is a text file, not a shared object\n")
+
+        with open(os.path.join(cls.plugins_dir, "notes.txt"), "w", encoding="utf-8") as notes:
+            notes.write("not a plugin: the loader only reads files named *.so\n")
 
         writable = harness.copy_fixture("valid_1_0", cls.plugins_dir, "writable.so")
         os.chmod(writable, os.stat(writable).st_mode | stat.S_IWOTH)
@@ -124,6 +128,7 @@ class LoaderTest(unittest.TestCase):
         plugin = self.plugins["fixture-minor"]
 
         self.assertEqual(plugin["version"], "1.1.0")
+        self.assertEqual(plugin["abi"], "1.1")
         self.assertEqual(plugin["entity_types"], ["users"])
         self.assertEqual(plugin["settings"], [])
 

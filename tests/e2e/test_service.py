@@ -179,6 +179,32 @@ class RunningServiceTest(unittest.TestCase):
             self.assertTrue(os.path.isfile(os.path.join(service.data_dir, "wharf.db")),
                             os.listdir(service.data_dir))
 
+    def test_log_level_flag_sets_threshold(self):
+        with Wharfd() as service:
+            self.assertEqual(service.log_lines_matching(" DEBUG "), [])
+
+        with Wharfd(args=["--log-level", "debug"]) as service:
+            service.wait_for_log(re.compile(r"Z DEBUG "))
+
+    def test_restart_restores_connector(self):
+        plugins_dir = harness.make_plugins_dir(self, fixtures=["valid_1_0"])
+
+        with Wharfd(plugins_dir=plugins_dir) as service:
+            status, created = service.create_connector(
+                "fixture-valid", "restart check", {"api_key": "key-51b2", "retries": 3})
+            self.assertEqual(status, 201, created)
+
+            service.restart()
+
+            status, restored = service.get("/api/v1/connectors/" + created["id"])
+            self.assertEqual(status, 200, restored)
+            self.assertEqual(restored["name"], "restart check")
+            self.assertEqual(restored["plugin"], "fixture-valid")
+            self.assertEqual(restored["settings"], {"region": "eu", "retries": 3})
+            self.assertEqual(restored["secret_settings"], ["api_key"])
+            self.assertEqual(restored["status"], "active")
+            self.assertNotIn("key-51b2", service.stderr_text())
+
     def check_signal_stops_cleanly(self, signal_number):
         service = Wharfd()
         with service:

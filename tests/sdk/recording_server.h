@@ -1,7 +1,8 @@
 /*
- * A loopback HTTP/1.1 server for SDK tests: records every request and
- * answers each with the next scripted response (200 {} when none is
- * left). One connection at a time, closed after each response.
+ * A loopback HTTP/1.1 server for SDK tests. It records every request and
+ * responds to each with the next scripted response (200 {} when none is
+ * left). It serves one connection at a time and closes it after each
+ * response.
  */
 #ifndef WHARF_TEST_RECORDING_SERVER_H
 #define WHARF_TEST_RECORDING_SERVER_H
@@ -27,7 +28,7 @@ void recording_server_stop(recording_server *server);
 unsigned recording_server_port(const recording_server *server);
 
 /* Queue a response. extra_headers is "" or complete lines, each ending in
- * \r\n. delay_ms holds the response back, to provoke client timeouts. */
+ * \r\n. delay_ms delays the response, to provoke client timeouts. */
 void recording_server_push(recording_server *server, int status,
                            const char *extra_headers, const char *body,
                            unsigned delay_ms);

@@ -4,7 +4,7 @@
  *
  * The server gives every connection its own thread with blocking sockets and
  * 50 ms socket timeouts, so each thread notices the stop flag quickly. It
- * counts accepted connections and the most that were open at once. Its
+ * counts accepted connections and the maximum open at once. Its
  * behaviour depends on the path:
  *   /ok              200 "hello" with X-Test: value
  *   /slow?ms=N       200 "slow" after N milliseconds
@@ -12,11 +12,13 @@
  *   /sized?bytes=N   200 with a body of N bytes and Content-Length
  *   /headers-forever 200 status line, then header lines without end
  *   /retry           429 with Retry-After: 7
- *   /reset           closes the connection without answering
+ *   /reset           closes the connection without a response
+ *   /abort           resets the connection (RST) without a response
  *   /close           200 "closing" with Connection: close, then closes
  *   /echo            200 "METHOD BODY_SIZE FIRST_BODY_BYTES" and X-Echo-* headers
  *   /early           103 Early Hints with headers, then 200 with X-Final: 1
  *   /redirect        302 with Location: /ok
+ * A connection that starts with a TLS ClientHello gets a plain-text 400.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,6 +43,7 @@
 #include <uv.h>
 
 #include "http_client.h"
+#include "log.h"
 
 #define SERVER_MAX_CONNECTIONS 128
 #define SERVER_SOCKET_TIMEOUT_MS 50
@@ -56,7 +60,7 @@ typedef struct test_server {
 
     atomic_int accepted;
     atomic_int open_now;
-    atomic_int max_open; /* most connections open at the same time */
+    atomic_int max_open; /* maximum number of connections open at once */
     atomic_int requests;
     atomic_int expect_headers; /* requests that carried an Expect header */
 
@@ -167,9 +171,12 @@ static int header_is(const char *line, size_t line_length, const char *name)
            strncasecmp(line, name, name_length) == 0;
 }
 
-/* Read one request with its body. Returns 1, or 0 when the connection ended. */
+/* Read one request with its body. Returns 1, or 0 when the connection ended
+ * or the client opened with a TLS handshake, which gets a plain-text response
+ * that no TLS client accepts. */
 static int read_request(test_connection *connection, test_request *request)
 {
+    static const char not_tls[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
     char *end;
     char *line;
     size_t head_length;
@@ -180,6 +187,11 @@ static int read_request(test_connection *connection, test_request *request)
         rc = connection_fill(connection);
         if (rc <= 0)
             return 0;
+        /* 0x16 is the TLS handshake record type of a ClientHello. */
+        if (connection->buffer[0] == 0x16) {
+            send_all(connection, not_tls, sizeof(not_tls) - 1);
+            return 0;
+        }
     }
     head_length = (size_t)(end - connection->buffer) + 4;
 
@@ -252,7 +264,8 @@ static int query_number(const char *target, const char *key)
     return found ? atoi(found + strlen(key)) : 0;
 }
 
-/* Answer one request. Returns 0 to keep the connection open, -1 to close it. */
+/* Send the response for one request. Returns 0 to keep the connection open,
+ * -1 to close it. */
 static int serve_request(test_connection *connection, const test_request *request)
 {
     const char *target = request->target;
@@ -315,6 +328,14 @@ static int serve_request(test_connection *connection, const test_request *reques
 
     if (strcmp(target, "/reset") == 0)
         return -1;
+
+    if (strcmp(target, "/abort") == 0) {
+        struct linger abortive = {1, 0};
+
+        /* A zero linger time makes close() send RST instead of FIN. */
+        setsockopt(connection->fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
+        return -1;
+    }
 
     if (strcmp(target, "/close") == 0) {
         send_response(connection, request, "200 OK", "Connection: close\r\n", "closing", 7);
@@ -381,6 +402,7 @@ static void *accept_main(void *argument)
 {
     test_server *server = argument;
     struct timeval timeout = {0, SERVER_SOCKET_TIMEOUT_MS * 1000};
+    int no_delay = 1;
 
     while (!atomic_load(&server->stop)) {
         struct pollfd ready = {server->listen_fd, POLLIN, 0};
@@ -395,6 +417,9 @@ static void *accept_main(void *argument)
             continue;
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+        /* Head and body go out in separate writes. Without this, Nagle's
+         * algorithm and delayed ACKs add 40 ms to each response. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof(no_delay));
 
         connection = calloc(1, sizeof(*connection));
         connection->server = server;
@@ -452,21 +477,11 @@ static void server_stop(test_server *server)
     pthread_mutex_destroy(&server->lock);
 }
 
-
 /* Fixture: a loop, a server and a client per test. */
-
-typedef struct fixture {
-    uv_loop_t loop;
-    uv_timer_t deadline;
-    int deadline_expired;
-    test_server server;
-    http_client *client;
-    int client_closed;
-} fixture;
 
 /* What a done callback saw, copied because the response dies with the call. */
 typedef struct completion {
-    fixture *fixture;
+    struct fixture *fixture;
     int calls;
     wharf_http_error error;
     long status;
@@ -488,11 +503,31 @@ typedef struct completion {
     int *order_next;
 } completion;
 
-static void on_deadline(uv_timer_t *timer)
-{
-    fixture *f = timer->data;
+/* Requests sent one after another, each from the previous one's callback. */
+typedef struct sequence {
+    http_pool *pool;
+    char url[128];
+    int done;
+    int failures;
+} sequence;
 
-    f->deadline_expired = 1;
+typedef struct fixture {
+    uv_loop_t loop;
+    uv_timer_t tick; /* wakes the loop while run_loop_until waits */
+    test_server server;
+    http_client *client;
+    int client_closed;
+
+    /* Callbacks write here, never to a test's stack, because a failed assert
+     * leaves the test while requests are still in flight. */
+    completion completions[40];
+    int completions_used;
+    sequence sequence;
+} fixture;
+
+static void on_tick(uv_timer_t *timer)
+{
+    (void)timer;
 }
 
 typedef int (*counter_reader)(const void *counter);
@@ -507,17 +542,21 @@ static int read_atomic(const void *counter)
     return atomic_load((const atomic_int *)counter);
 }
 
-/* Run the loop until the counter reaches target or timeout_ms passes. The
- * deadline timer keeps UV_RUN_ONCE from blocking past it. Returns whether the
- * counter got there. */
+/* Run the loop until the counter reaches target or timeout_ms passes, and
+ * return whether it got there. UV_RUN_ONCE blocks in the poll phase even when
+ * a timer callback earlier in the same iteration reached the target, so a
+ * 5 ms tick bounds each wait. */
 static int run_loop_until(fixture *f, counter_reader read, const void *counter,
                           int target, uint64_t timeout_ms)
 {
-    f->deadline_expired = 0;
-    uv_timer_start(&f->deadline, on_deadline, timeout_ms, 0);
-    while (read(counter) < target && !f->deadline_expired)
+    uint64_t start;
+
+    uv_update_time(&f->loop);
+    start = uv_now(&f->loop);
+    uv_timer_start(&f->tick, on_tick, 5, 5);
+    while (read(counter) < target && uv_now(&f->loop) - start < timeout_ms)
         uv_run(&f->loop, UV_RUN_ONCE);
-    uv_timer_stop(&f->deadline);
+    uv_timer_stop(&f->tick);
     return read(counter) >= target;
 }
 
@@ -541,6 +580,35 @@ static void run_for(fixture *f, uint64_t timeout_ms)
     run_until(f, &never, 1, timeout_ms);
 }
 
+/* Return count zeroed completions owned by the fixture. */
+static completion *take_completions(fixture *f, int count)
+{
+    int capacity = (int)(sizeof(f->completions) / sizeof(f->completions[0]));
+    completion *taken = &f->completions[f->completions_used];
+
+    assert_true(f->completions_used + count <= capacity);
+    f->completions_used += count;
+    memset(taken, 0, (size_t)count * sizeof(*taken));
+    for (int i = 0; i < count; i++)
+        taken[i].fixture = f;
+    return taken;
+}
+
+/* One completion that looks up the given header names (up to 4, then NULL). */
+static completion *take_completion(fixture *f, ...)
+{
+    completion *taken = take_completions(f, 1);
+    va_list names;
+    const char *name;
+    int i = 0;
+
+    va_start(names, f);
+    while (i < 4 && (name = va_arg(names, const char *)) != NULL)
+        taken->lookup_names[i++] = name;
+    va_end(names);
+    return taken;
+}
+
 static void on_client_closed(void *argument)
 {
     fixture *f = argument;
@@ -554,8 +622,7 @@ static int setup(void **state)
 
     if (!f || uv_loop_init(&f->loop) != 0)
         return -1;
-    uv_timer_init(&f->loop, &f->deadline);
-    f->deadline.data = f;
+    uv_timer_init(&f->loop, &f->tick);
     if (server_start(&f->server) != 0)
         return -1;
     if (http_client_init(&f->client, &f->loop) != 0)
@@ -576,7 +643,7 @@ static int teardown(void **state)
     }
     server_stop(&f->server);
 
-    uv_close((uv_handle_t *)&f->deadline, NULL);
+    uv_close((uv_handle_t *)&f->tick, NULL);
     uv_run(&f->loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&f->loop) != 0)
         rc = -1;
@@ -653,24 +720,24 @@ static void test_ok_body_and_headers(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c = {.lookup_names = {"x-test", "X-TEST", "content-type", "x-missing"}};
+    completion *c = take_completion(f, "x-test", "X-TEST", "content-type", "x-missing", NULL);
     char user_agent[128];
 
     url_for(url, sizeof(url), f, "/ok");
     request = request_for(url);
-    fetch(f, &request, &c);
+    fetch(f, &request, c);
 
-    assert_int_equal(c.error, WHARF_HTTP_OK);
-    assert_string_equal(c.error_message, "");
-    assert_int_equal(c.status, 200);
-    assert_string_equal(c.body, "hello");
-    assert_int_equal(c.body_size, 5);
-    assert_true(c.total_seconds > 0.0);
-    assert_true(c.lookup_found[0]);
-    assert_string_equal(c.lookup_values[0], "value");
-    assert_string_equal(c.lookup_values[1], "value");
-    assert_string_equal(c.lookup_values[2], "text/plain");
-    assert_false(c.lookup_found[3]);
+    assert_int_equal(c->error, WHARF_HTTP_OK);
+    assert_string_equal(c->error_message, "");
+    assert_int_equal(c->status, 200);
+    assert_string_equal(c->body, "hello");
+    assert_int_equal(c->body_size, 5);
+    assert_true(c->total_seconds > 0.0);
+    assert_true(c->lookup_found[0]);
+    assert_string_equal(c->lookup_values[0], "value");
+    assert_string_equal(c->lookup_values[1], "value");
+    assert_string_equal(c->lookup_values[2], "text/plain");
+    assert_false(c->lookup_found[3]);
     pthread_mutex_lock(&f->server.lock);
     snprintf(user_agent, sizeof(user_agent), "%s", f->server.last_user_agent);
     pthread_mutex_unlock(&f->server.lock);
@@ -690,14 +757,6 @@ static void test_header_lookup_rejects_foreign_response(void **state)
     assert_null(http_response_header(&copy.response, "x-test"));
 }
 
-typedef struct sequence {
-    fixture *fixture;
-    http_pool *pool;
-    char url[128];
-    int done;
-    int failures;
-} sequence;
-
 static void on_sequence_done(void *user_data, const wharf_http_response *response)
 {
     sequence *s = user_data;
@@ -713,41 +772,41 @@ static void on_sequence_done(void *user_data, const wharf_http_response *respons
 static void test_sequential_requests_reuse_connection(void **state)
 {
     fixture *f = *state;
-    sequence s = {.fixture = f};
+    sequence *s = &f->sequence;
     wharf_http_request request;
 
-    s.pool = http_pool_create(f->client, "sequence", 4);
-    url_for(s.url, sizeof(s.url), f, "/ok");
-    request = request_for(s.url);
+    s->pool = http_pool_create(f->client, "sequence", 4);
+    url_for(s->url, sizeof(s->url), f, "/ok");
+    request = request_for(s->url);
 
-    assert_int_equal(http_pool_request(s.pool, &request, on_sequence_done, &s), 0);
-    assert_true(run_until(f, &s.done, 10, WAIT_MS));
+    assert_int_equal(http_pool_request(s->pool, &request, on_sequence_done, s), 0);
+    assert_true(run_until(f, &s->done, 10, WAIT_MS));
 
-    assert_int_equal(s.failures, 0);
+    assert_int_equal(s->failures, 0);
     assert_int_equal(atomic_load(&f->server.requests), 10);
     assert_int_equal(atomic_load(&f->server.accepted), 1);
-    http_pool_destroy(s.pool);
+    http_pool_destroy(s->pool);
 }
 
 static void test_new_connection_each_request(void **state)
 {
     fixture *f = *state;
-    sequence s = {.fixture = f};
+    sequence *s = &f->sequence;
     wharf_http_request request;
 
     /* Connection: close makes curl open a socket per request, and the kernel
      * usually hands out the descriptor number just released. */
-    s.pool = http_pool_create(f->client, "closing", 1);
-    url_for(s.url, sizeof(s.url), f, "/close");
-    request = request_for(s.url);
+    s->pool = http_pool_create(f->client, "closing", 1);
+    url_for(s->url, sizeof(s->url), f, "/close");
+    request = request_for(s->url);
 
-    assert_int_equal(http_pool_request(s.pool, &request, on_sequence_done, &s), 0);
-    assert_true(run_until(f, &s.done, 10, WAIT_MS));
+    assert_int_equal(http_pool_request(s->pool, &request, on_sequence_done, s), 0);
+    assert_true(run_until(f, &s->done, 10, WAIT_MS));
 
-    assert_int_equal(s.failures, 0);
+    assert_int_equal(s->failures, 0);
     assert_true(run_until_server(f, &f->server.accepted, 10, WAIT_MS));
     assert_int_equal(atomic_load(&f->server.accepted), 10);
-    http_pool_destroy(s.pool);
+    http_pool_destroy(s->pool);
 }
 
 static void test_pool_limit_two(void **state)
@@ -755,13 +814,12 @@ static void test_pool_limit_two(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c[10];
+    completion *c = take_completions(f, 10);
     int finished = 0;
     http_pool *pool = http_pool_create(f->client, "limited", 2);
 
     url_for(url, sizeof(url), f, "/slow?ms=50");
     request = request_for(url);
-    memset(c, 0, sizeof(c));
     for (int i = 0; i < 10; i++)
         assert_int_equal(http_pool_request(pool, &request, on_done, &c[i]), 0);
     assert_int_equal(http_pool_in_flight(pool), 2);
@@ -785,19 +843,50 @@ static void test_pool_limit_two(void **state)
     http_pool_destroy(pool);
 }
 
+static void test_idle_connections_kept_for_pool(void **state)
+{
+    fixture *f = *state;
+    char url[128];
+    wharf_http_request request;
+    completion *first = take_completions(f, 8);
+    completion *second = take_completions(f, 8);
+    http_pool *pool = http_pool_create(f->client, "wide", 8);
+
+    url_for(url, sizeof(url), f, "/slow?ms=50");
+    request = request_for(url);
+
+    /* Eight connections go idle together, and all of them must stay cached
+     * for the second round. */
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(http_pool_request(pool, &request, on_done, &first[i]), 0);
+    for (int i = 0; i < 8; i++) {
+        assert_true(run_until(f, &first[i].calls, 1, WAIT_MS));
+        assert_int_equal(first[i].status, 200);
+    }
+    assert_int_equal(atomic_load(&f->server.accepted), 8);
+
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(http_pool_request(pool, &request, on_done, &second[i]), 0);
+    for (int i = 0; i < 8; i++) {
+        assert_true(run_until(f, &second[i].calls, 1, WAIT_MS));
+        assert_int_equal(second[i].status, 200);
+    }
+    assert_int_equal(atomic_load(&f->server.accepted), 8);
+    http_pool_destroy(pool);
+}
+
 static void test_waiting_requests_start_in_order(void **state)
 {
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c[5];
+    completion *c = take_completions(f, 5);
     int order[5] = {0};
     int next = 0;
     http_pool *pool = http_pool_create(f->client, "fifo", 1);
 
     url_for(url, sizeof(url), f, "/ok");
     request = request_for(url);
-    memset(c, 0, sizeof(c));
     for (int i = 0; i < 5; i++) {
         c[i].order = order;
         c[i].order_index = i;
@@ -816,12 +905,11 @@ static void test_raising_limit_starts_waiting(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c[4];
+    completion *c = take_completions(f, 4);
     http_pool *pool = http_pool_create(f->client, "raise", 1);
 
     url_for(url, sizeof(url), f, "/slow?ms=100");
     request = request_for(url);
-    memset(c, 0, sizeof(c));
     for (int i = 0; i < 4; i++)
         assert_int_equal(http_pool_request(pool, &request, on_done, &c[i]), 0);
     assert_int_equal(http_pool_in_flight(pool), 1);
@@ -846,7 +934,7 @@ static void test_connection_refused(void **state)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     char url[128];
     wharf_http_request request;
-    completion c = {0};
+    completion *c = take_completion(f, NULL);
 
     /* Bind a port and close it again, so nothing listens there. */
     address.sin_family = AF_INET;
@@ -857,11 +945,46 @@ static void test_connection_refused(void **state)
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", ntohs(address.sin_port));
     request = request_for(url);
-    fetch(f, &request, &c);
+    fetch(f, &request, c);
 
-    assert_int_equal(c.error, WHARF_HTTP_ERR_CONNECT);
-    assert_int_equal(c.status, 0);
-    assert_true(strlen(c.error_message) > 0);
+    assert_int_equal(c->error, WHARF_HTTP_ERR_CONNECT);
+    assert_int_equal(c->status, 0);
+    assert_true(strlen(c->error_message) > 0);
+}
+
+static void test_localhost_name_resolves(void **state)
+{
+    fixture *f = *state;
+    char url[128];
+    wharf_http_request request;
+    completion *c = take_completion(f, NULL);
+
+    /* curl 7.88 resolves "localhost" itself to loopback addresses, so no DNS
+     * query leaves the machine. The server listens on 127.0.0.1 only; if
+     * curl tries ::1 first, it falls back. */
+    snprintf(url, sizeof(url), "http://localhost:%d/ok", f->server.port);
+    request = request_for(url);
+    fetch(f, &request, c);
+
+    assert_int_equal(c->error, WHARF_HTTP_OK);
+    assert_int_equal(c->status, 200);
+}
+
+static void test_tls_handshake_failure(void **state)
+{
+    fixture *f = *state;
+    char url[128];
+    wharf_http_request request;
+    completion *c = take_completion(f, NULL);
+
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/ok", f->server.port);
+    request = request_for(url);
+    request.timeout_ms = 5000;
+    fetch(f, &request, c);
+
+    assert_int_equal(c->error, WHARF_HTTP_ERR_TLS);
+    assert_int_equal(c->status, 0);
+    assert_true(strlen(c->error_message) > 0);
 }
 
 static void test_timeout(void **state)
@@ -869,17 +992,17 @@ static void test_timeout(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c = {0};
+    completion *c = take_completion(f, NULL);
     uint64_t started = uv_hrtime();
 
     url_for(url, sizeof(url), f, "/slow?ms=5000");
     request = request_for(url);
     request.timeout_ms = 200;
-    fetch(f, &request, &c);
+    fetch(f, &request, c);
 
-    assert_int_equal(c.error, WHARF_HTTP_ERR_TIMEOUT);
-    assert_int_equal(c.status, 0);
-    assert_true(strlen(c.error_message) > 0);
+    assert_int_equal(c->error, WHARF_HTTP_ERR_TIMEOUT);
+    assert_int_equal(c->status, 0);
+    assert_true(strlen(c->error_message) > 0);
     assert_true(uv_hrtime() - started < 3000000000ull);
 }
 
@@ -888,23 +1011,23 @@ static void test_endless_body_too_large(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion limited = {0};
-    completion default_limit = {0};
+    completion *limited = take_completion(f, NULL);
+    completion *default_limit = take_completion(f, NULL);
 
     url_for(url, sizeof(url), f, "/big");
     request = request_for(url);
     request.max_response_size = 64 * 1024;
-    fetch(f, &request, &limited);
+    fetch(f, &request, limited);
 
-    assert_int_equal(limited.error, WHARF_HTTP_ERR_TOO_LARGE);
-    assert_int_equal(limited.body_size, 0);
-    assert_non_null(strstr(limited.error_message, "max_response_size (65536 bytes)"));
+    assert_int_equal(limited->error, WHARF_HTTP_ERR_TOO_LARGE);
+    assert_int_equal(limited->body_size, 0);
+    assert_non_null(strstr(limited->error_message, "max_response_size (65536 bytes)"));
 
     request.max_response_size = 0;
-    fetch(f, &request, &default_limit);
+    fetch(f, &request, default_limit);
 
-    assert_int_equal(default_limit.error, WHARF_HTTP_ERR_TOO_LARGE);
-    assert_non_null(strstr(default_limit.error_message, "(1048576 bytes)"));
+    assert_int_equal(default_limit->error, WHARF_HTTP_ERR_TOO_LARGE);
+    assert_non_null(strstr(default_limit->error_message, "(1048576 bytes)"));
 }
 
 static void test_body_size_limit_boundary(void **state)
@@ -912,22 +1035,22 @@ static void test_body_size_limit_boundary(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion exact = {0};
-    completion over = {0};
+    completion *exact = take_completion(f, NULL);
+    completion *over = take_completion(f, NULL);
 
     url_for(url, sizeof(url), f, "/sized?bytes=1000");
     request = request_for(url);
     request.max_response_size = 1000;
-    fetch(f, &request, &exact);
+    fetch(f, &request, exact);
 
-    assert_int_equal(exact.error, WHARF_HTTP_OK);
-    assert_int_equal(exact.body_size, 1000);
+    assert_int_equal(exact->error, WHARF_HTTP_OK);
+    assert_int_equal(exact->body_size, 1000);
 
     url_for(url, sizeof(url), f, "/sized?bytes=1001");
-    fetch(f, &request, &over);
+    fetch(f, &request, over);
 
-    assert_int_equal(over.error, WHARF_HTTP_ERR_TOO_LARGE);
-    assert_int_equal(over.body_size, 0);
+    assert_int_equal(over->error, WHARF_HTTP_ERR_TOO_LARGE);
+    assert_int_equal(over->body_size, 0);
 }
 
 static void test_endless_headers_too_large(void **state)
@@ -935,21 +1058,21 @@ static void test_endless_headers_too_large(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c = {0};
+    completion *c = take_completion(f, NULL);
 
     url_for(url, sizeof(url), f, "/headers-forever");
     request = request_for(url);
-    fetch(f, &request, &c);
+    fetch(f, &request, c);
 
-    assert_int_equal(c.error, WHARF_HTTP_ERR_TOO_LARGE);
-    assert_non_null(strstr(c.error_message, "headers"));
+    assert_int_equal(c->error, WHARF_HTTP_ERR_TOO_LARGE);
+    assert_non_null(strstr(c->error_message, "headers"));
 }
 
 static void test_invalid_requests_rejected(void **state)
 {
     fixture *f = *state;
     http_pool *pool = http_pool_create(f->client, "invalid", 2);
-    completion c = {0};
+    completion *c = take_completion(f, NULL);
     char ok_url[128];
     static const char *const bad_urls[] = {
         "ftp://127.0.0.1/file", "file:///etc/hostname", "gopher://127.0.0.1/",
@@ -963,63 +1086,67 @@ static void test_invalid_requests_rejected(void **state)
     url_for(ok_url, sizeof(ok_url), f, "/ok");
 
     request = request_for(NULL);
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
     for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
         request = request_for(bad_urls[i]);
-        assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+        assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
     }
 
     request = request_for(ok_url);
-    assert_int_equal(http_pool_request(pool, NULL, on_done, &c), -EINVAL);
-    assert_int_equal(http_pool_request(pool, &request, NULL, &c), -EINVAL);
-    assert_int_equal(http_pool_request(NULL, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, NULL, on_done, c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, NULL, c), -EINVAL);
+    assert_int_equal(http_pool_request(NULL, &request, on_done, c), -EINVAL);
 
     request.method = "GE T";
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
     request.method = "";
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
     request.method = "HEAD";
     request.body = "x";
     request.body_size = 1;
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
 
     request = request_for(ok_url);
     request.body_size = 10;
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
 
     request = request_for(ok_url);
     request.header_count = 1;
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
     request.headers = &bad_value;
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
     request.headers = &bad_name;
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
     request.headers = &null_value;
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -EINVAL);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -EINVAL);
 
     assert_int_equal(http_pool_in_flight(pool), 0);
     assert_int_equal(http_pool_waiting(pool), 0);
     run_for(f, 100);
-    assert_int_equal(c.calls, 0);
+    assert_int_equal(c->calls, 0);
     assert_int_equal(atomic_load(&f->server.requests), 0);
     http_pool_destroy(pool);
 }
 
-static void test_reset_is_transport_error(void **state)
+static void test_closed_without_response_fails(void **state)
 {
     fixture *f = *state;
-    char url[128];
-    wharf_http_request request;
-    completion c = {0};
+    static const char *const paths[] = {"/reset", "/abort"};
 
-    url_for(url, sizeof(url), f, "/reset");
-    request = request_for(url);
-    request.timeout_ms = 5000;
-    fetch(f, &request, &c);
+    for (int i = 0; i < 2; i++) {
+        char url[128];
+        wharf_http_request request;
+        completion *c = take_completion(f, NULL);
 
-    assert_int_equal(c.error, WHARF_HTTP_ERR_OTHER);
-    assert_int_equal(c.status, 0);
-    assert_true(strlen(c.error_message) > 0);
+        url_for(url, sizeof(url), f, paths[i]);
+        request = request_for(url);
+        request.timeout_ms = 5000;
+        fetch(f, &request, c);
+
+        assert_int_equal(c->error, WHARF_HTTP_ERR_OTHER);
+        assert_int_equal(c->status, 0);
+        assert_true(strlen(c->error_message) > 0);
+    }
 }
 
 static void test_retry_after_header(void **state)
@@ -1027,18 +1154,18 @@ static void test_retry_after_header(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c = {.lookup_names = {"retry-after", "Retry-After"}};
+    completion *c = take_completion(f, "retry-after", "Retry-After", NULL);
 
     url_for(url, sizeof(url), f, "/retry");
     request = request_for(url);
-    fetch(f, &request, &c);
+    fetch(f, &request, c);
 
-    assert_int_equal(c.error, WHARF_HTTP_OK);
-    assert_int_equal(c.status, 429);
-    assert_string_equal(c.body, "slow down");
-    assert_true(c.lookup_found[0]);
-    assert_string_equal(c.lookup_values[0], "7");
-    assert_string_equal(c.lookup_values[1], "7");
+    assert_int_equal(c->error, WHARF_HTTP_OK);
+    assert_int_equal(c->status, 429);
+    assert_string_equal(c->body, "slow down");
+    assert_true(c->lookup_found[0]);
+    assert_string_equal(c->lookup_values[0], "7");
+    assert_string_equal(c->lookup_values[1], "7");
 }
 
 static void test_redirect_not_followed(void **state)
@@ -1046,15 +1173,15 @@ static void test_redirect_not_followed(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c = {.lookup_names = {"location"}};
+    completion *c = take_completion(f, "location", NULL);
 
     url_for(url, sizeof(url), f, "/redirect");
     request = request_for(url);
-    fetch(f, &request, &c);
+    fetch(f, &request, c);
 
-    assert_int_equal(c.error, WHARF_HTTP_OK);
-    assert_int_equal(c.status, 302);
-    assert_string_equal(c.lookup_values[0], "/ok");
+    assert_int_equal(c->error, WHARF_HTTP_OK);
+    assert_int_equal(c->status, 302);
+    assert_string_equal(c->lookup_values[0], "/ok");
     assert_int_equal(atomic_load(&f->server.requests), 1);
 }
 
@@ -1063,18 +1190,18 @@ static void test_interim_response_headers_dropped(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c = {.lookup_names = {"x-final", "link", "x-interim"}};
+    completion *c = take_completion(f, "x-final", "link", "x-interim", NULL);
 
     url_for(url, sizeof(url), f, "/early");
     request = request_for(url);
-    fetch(f, &request, &c);
+    fetch(f, &request, c);
 
-    assert_int_equal(c.error, WHARF_HTTP_OK);
-    assert_int_equal(c.status, 200);
-    assert_string_equal(c.body, "final");
-    assert_string_equal(c.lookup_values[0], "1");
-    assert_false(c.lookup_found[1]);
-    assert_false(c.lookup_found[2]);
+    assert_int_equal(c->error, WHARF_HTTP_OK);
+    assert_int_equal(c->status, 200);
+    assert_string_equal(c->body, "final");
+    assert_string_equal(c->lookup_values[0], "1");
+    assert_false(c->lookup_found[1]);
+    assert_false(c->lookup_found[2]);
 }
 
 static void test_large_post_copied_without_expect(void **state)
@@ -1087,7 +1214,7 @@ static void test_large_post_copied_without_expect(void **state)
     wharf_http_header headers[1] = {{"X-Custom", header_value}};
     wharf_http_request *request = calloc(1, sizeof(*request));
     http_pool *pool = http_pool_create(f->client, "post", 1);
-    completion c = {.lookup_names = {"x-expect", "x-echo-custom", "x-echo-content-type"}};
+    completion *c = take_completion(f, "x-expect", "x-echo-custom", "x-echo-content-type", NULL);
     char expected[128];
 
     url_for(url, sizeof(url), f, "/echo");
@@ -1100,7 +1227,7 @@ static void test_large_post_copied_without_expect(void **state)
     request->header_count = 1;
     request->body = body;
     request->body_size = size;
-    assert_int_equal(http_pool_request(pool, request, on_done, &c), 0);
+    assert_int_equal(http_pool_request(pool, request, on_done, c), 0);
 
     /* Everything the request pointed to is copied, so it can go now. */
     memset(body, 'z', size);
@@ -1109,13 +1236,13 @@ static void test_large_post_copied_without_expect(void **state)
     free(request);
     memset(url, 0, sizeof(url));
 
-    assert_true(run_until(f, &c.calls, 1, WAIT_MS));
-    assert_int_equal(c.error, WHARF_HTTP_OK);
+    assert_true(run_until(f, &c->calls, 1, WAIT_MS));
+    assert_int_equal(c->error, WHARF_HTTP_OK);
     snprintf(expected, sizeof(expected), "POST %zu payload-start", size);
-    assert_int_equal(strncmp(c.body, expected, strlen(expected)), 0);
-    assert_string_equal(c.lookup_values[0], "no");
-    assert_string_equal(c.lookup_values[1], "abc");
-    assert_string_equal(c.lookup_values[2], "(none)");
+    assert_int_equal(strncmp(c->body, expected, strlen(expected)), 0);
+    assert_string_equal(c->lookup_values[0], "no");
+    assert_string_equal(c->lookup_values[1], "abc");
+    assert_string_equal(c->lookup_values[2], "(none)");
     assert_int_equal(atomic_load(&f->server.expect_headers), 0);
     http_pool_destroy(pool);
 }
@@ -1127,10 +1254,10 @@ static void test_methods_and_empty_header(void **state)
     char ok_url[128];
     wharf_http_header headers[2] = {{"X-Custom", ""}, {"Content-Type", "application/json"}};
     wharf_http_request request;
-    completion put = {.lookup_names = {"x-echo-custom", "x-echo-content-type"}};
-    completion remove = {0};
-    completion head = {0};
-    completion patch = {.lookup_names = {"x-echo-content-type"}};
+    completion *put = take_completion(f, "x-echo-custom", "x-echo-content-type", NULL);
+    completion *remove = take_completion(f, NULL);
+    completion *head = take_completion(f, NULL);
+    completion *patch = take_completion(f, "x-echo-content-type", NULL);
 
     url_for(url, sizeof(url), f, "/echo");
     url_for(ok_url, sizeof(ok_url), f, "/ok");
@@ -1139,15 +1266,15 @@ static void test_methods_and_empty_header(void **state)
     request.method = "PUT";
     request.headers = headers;
     request.header_count = 1;
-    fetch(f, &request, &put);
-    assert_string_equal(put.body, "PUT 0 ");
-    assert_string_equal(put.lookup_values[0], "");
-    assert_string_equal(put.lookup_values[1], "(none)");
+    fetch(f, &request, put);
+    assert_string_equal(put->body, "PUT 0 ");
+    assert_string_equal(put->lookup_values[0], "");
+    assert_string_equal(put->lookup_values[1], "(none)");
 
     request = request_for(url);
     request.method = "DELETE";
-    fetch(f, &request, &remove);
-    assert_string_equal(remove.body, "DELETE 0 ");
+    fetch(f, &request, remove);
+    assert_string_equal(remove->body, "DELETE 0 ");
 
     request = request_for(url);
     request.method = "PATCH";
@@ -1155,17 +1282,17 @@ static void test_methods_and_empty_header(void **state)
     request.header_count = 1;
     request.body = "{}";
     request.body_size = 2;
-    fetch(f, &request, &patch);
-    assert_string_equal(patch.body, "PATCH 2 {}");
-    assert_string_equal(patch.lookup_values[0], "application/json");
+    fetch(f, &request, patch);
+    assert_string_equal(patch->body, "PATCH 2 {}");
+    assert_string_equal(patch->lookup_values[0], "application/json");
 
     request = request_for(ok_url);
     request.method = "HEAD";
-    fetch(f, &request, &head);
-    assert_int_equal(head.error, WHARF_HTTP_OK);
-    assert_int_equal(head.status, 200);
-    assert_int_equal(head.body_size, 0);
-    assert_string_equal(head.body, "");
+    fetch(f, &request, head);
+    assert_int_equal(head->error, WHARF_HTTP_OK);
+    assert_int_equal(head->status, 200);
+    assert_int_equal(head->body_size, 0);
+    assert_string_equal(head->body, "");
 }
 
 static void test_pool_destroy_cancels_requests(void **state)
@@ -1173,14 +1300,13 @@ static void test_pool_destroy_cancels_requests(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c[3];
+    completion *c = take_completions(f, 3);
     int order[3] = {0};
     int next = 0;
     http_pool *pool = http_pool_create(f->client, "doomed", 1);
 
     url_for(url, sizeof(url), f, "/slow?ms=3000");
     request = request_for(url);
-    memset(c, 0, sizeof(c));
     for (int i = 0; i < 3; i++) {
         c[i].order = order;
         c[i].order_index = i;
@@ -1212,12 +1338,11 @@ static void test_pool_destroy_from_done(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c[3];
+    completion *c = take_completions(f, 3);
     http_pool *pool = http_pool_create(f->client, "self-destroying", 1);
 
     url_for(url, sizeof(url), f, "/ok");
     request = request_for(url);
-    memset(c, 0, sizeof(c));
     c[0].destroy_pool = pool;
     for (int i = 0; i < 3; i++)
         assert_int_equal(http_pool_request(pool, &request, on_done, &c[i]), 0);
@@ -1239,14 +1364,13 @@ static void test_client_close_cancels_everything(void **state)
     fixture *f = *state;
     char url[128];
     wharf_http_request request;
-    completion c[6];
+    completion *c = take_completions(f, 6);
     http_pool *pools[2];
 
     pools[0] = http_pool_create(f->client, "first", 2);
     pools[1] = http_pool_create(f->client, "second", 2);
     url_for(url, sizeof(url), f, "/slow?ms=5000");
     request = request_for(url);
-    memset(c, 0, sizeof(c));
     for (int i = 0; i < 6; i++) {
         c[i].request_pool = pools[i % 2];
         assert_int_equal(http_pool_request(pools[i % 2], &request, on_done, &c[i]), 0);
@@ -1266,6 +1390,15 @@ static void test_client_close_cancels_everything(void **state)
         assert_int_equal(c[i].error, WHARF_HTTP_ERR_CANCELLED);
         assert_int_equal(c[i].request_rc, -ECANCELED);
     }
+
+    /* The pools outlive the client until their owners destroy them. */
+    assert_int_equal(http_pool_request(pools[0], &request, on_done, &c[0]), -ECANCELED);
+    assert_int_equal(http_pool_in_flight(pools[0]), 0);
+    assert_int_equal(http_pool_waiting(pools[0]), 0);
+    http_pool_set_limit(pools[1], 8);
+    http_pool_destroy(pools[0]);
+    http_pool_destroy(pools[1]);
+    assert_int_equal(c[0].calls, 1);
 }
 
 static void test_client_close_from_done(void **state)
@@ -1274,24 +1407,25 @@ static void test_client_close_from_done(void **state)
     char ok_url[128];
     char slow_url[128];
     wharf_http_request request;
-    completion quick = {0};
-    completion slow = {0};
+    completion *quick = take_completion(f, NULL);
+    completion *slow = take_completion(f, NULL);
     http_pool *pool = http_pool_create(f->client, "closing", 2);
 
-    quick.fixture = f;
-    quick.close_client = 1;
+    quick->fixture = f;
+    quick->close_client = 1;
     url_for(ok_url, sizeof(ok_url), f, "/ok");
     url_for(slow_url, sizeof(slow_url), f, "/slow?ms=5000");
     request = request_for(slow_url);
-    assert_int_equal(http_pool_request(pool, &request, on_done, &slow), 0);
+    assert_int_equal(http_pool_request(pool, &request, on_done, slow), 0);
     request = request_for(ok_url);
-    assert_int_equal(http_pool_request(pool, &request, on_done, &quick), 0);
+    assert_int_equal(http_pool_request(pool, &request, on_done, quick), 0);
 
     assert_true(run_until(f, &f->client_closed, 1, WAIT_MS));
-    assert_int_equal(quick.calls, 1);
-    assert_int_equal(quick.status, 200);
-    assert_int_equal(slow.calls, 1);
-    assert_int_equal(slow.error, WHARF_HTTP_ERR_CANCELLED);
+    assert_int_equal(quick->calls, 1);
+    assert_int_equal(quick->status, 200);
+    assert_int_equal(slow->calls, 1);
+    assert_int_equal(slow->error, WHARF_HTTP_ERR_CANCELLED);
+    http_pool_destroy(pool);
 }
 
 static void test_closing_client_rejects_requests(void **state)
@@ -1300,19 +1434,19 @@ static void test_closing_client_rejects_requests(void **state)
     http_pool *pool = http_pool_create(f->client, "late", 1);
     char url[128];
     wharf_http_request request;
-    completion c = {0};
+    completion *c = take_completion(f, NULL);
 
     url_for(url, sizeof(url), f, "/ok");
     request = request_for(url);
     http_client_close(f->client, on_client_closed, f);
 
-    assert_int_equal(http_pool_request(pool, &request, on_done, &c), -ECANCELED);
+    assert_int_equal(http_pool_request(pool, &request, on_done, c), -ECANCELED);
     assert_null(http_pool_create(f->client, "too-late", 1));
     http_pool_destroy(pool);
     f->client = NULL;
 
     assert_true(run_until(f, &f->client_closed, 1, WAIT_MS));
-    assert_int_equal(c.calls, 0);
+    assert_int_equal(c->calls, 0);
 }
 
 int main(void)
@@ -1323,15 +1457,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sequential_requests_reuse_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_connection_each_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_limit_two, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_connections_kept_for_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_requests_start_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raising_limit_starts_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_localhost_name_resolves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_handshake_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endless_body_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_size_limit_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endless_headers_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_requests_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_is_transport_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_without_response_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interim_response_headers_dropped, setup, teardown),
@@ -1351,6 +1488,13 @@ int main(void)
     unsetenv("HTTPS_PROXY");
     unsetenv("all_proxy");
     unsetenv("ALL_PROXY");
+
+    /* CMOCKA_TEST_FILTER=test_timeout runs one test; WHARF_TEST_DEBUG=1 shows
+     * the client's debug log. */
+    if (getenv("CMOCKA_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("CMOCKA_TEST_FILTER"));
+    if (getenv("WHARF_TEST_DEBUG"))
+        log_set_level(WHARF_LOG_DEBUG);
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,27 +36,27 @@
 
 typedef struct test_server {
     uv_loop_t loop;
-    uv_async_t wakeup; /* the test thread asks the loop thread to stop */
+    uv_async_t wakeup; /* wakes the loop thread to stop the server */
     uv_thread_t thread;
     http_server *server;
     int port;
 
     /* Loop thread only. */
     bool stop_called;
-    http_request *held; /* a request that /hold never answers */
+    http_request *held; /* a /hold request, which gets no response */
 
     atomic_int stopped;          /* http_server_stop's done callback ran */
     atomic_int loop_finished;    /* uv_run returned */
     atomic_int requests_handled; /* handler calls */
-    atomic_int delayed_answers;  /* answers sent from a timer */
+    atomic_int delayed_responses;  /* responses sent from a timer */
     atomic_int held_requests;
 } test_server;
 
-typedef struct delayed_answer {
+typedef struct delayed_response {
     uv_timer_t timer;
     http_request *request;
     test_server *fixture;
-} delayed_answer;
+} delayed_response;
 
 typedef struct client {
     int fd;
@@ -165,10 +165,10 @@ static void on_delay_closed(uv_handle_t *handle)
 
 static void on_delay_timer(uv_timer_t *timer)
 {
-    delayed_answer *delay = timer->data;
+    delayed_response *delay = timer->data;
 
     http_respond_json(delay->request, 200, echo_request(delay->request, true));
-    atomic_fetch_add(&delay->fixture->delayed_answers, 1);
+    atomic_fetch_add(&delay->fixture->delayed_responses, 1);
     uv_close((uv_handle_t *)timer, on_delay_closed);
 }
 
@@ -176,8 +176,8 @@ static void on_server_stopped(void *arg)
 {
     test_server *fixture = arg;
 
-    /* The connection of a held request is gone; this answer must only free
-     * the request (LeakSanitizer checks that). */
+    /* The connection of the held request is gone, so this response must only
+     * free the request (LeakSanitizer checks that). */
     if (fixture->held != NULL) {
         http_respond(fixture->held, 200, "text/plain", "late", 4);
         fixture->held = NULL;
@@ -214,7 +214,7 @@ static void test_handler(http_request *request, void *user_data)
         return;
     }
     if (http_request_query_param(request, "delay_ms", value, sizeof(value)) != NULL) {
-        delayed_answer *delay = calloc(1, sizeof(*delay));
+        delayed_response *delay = calloc(1, sizeof(*delay));
 
         delay->request = request;
         delay->fixture = fixture;
@@ -350,8 +350,8 @@ static void client_send(client *c, const char *text)
     client_send_bytes(c, text, strlen(text));
 }
 
-/* Read more bytes before the deadline. false on end of stream, error or
- * timeout. */
+/* Read more bytes before the deadline. Returns false on end of stream,
+ * error or timeout. */
 static bool client_fill(client *c, int64_t deadline)
 {
     struct pollfd poll_fd = {.fd = c->fd, .events = POLLIN};
@@ -408,10 +408,10 @@ static const char *response_header(response *r, const char *name)
     return find_header(r->headers, name, value, sizeof(value));
 }
 
-/* Read one whole response (head and body) within WAIT_MS. An answer to HEAD
- * has no body whatever its Content-Length says. Returns false if the
+/* Read one whole response (head and body) within WAIT_MS. A response to
+ * HEAD has no body whatever its Content-Length says. Returns false if the
  * connection ended or the time ran out first. */
-static bool client_read_answer(client *c, response *r, bool to_head)
+static bool client_read_response_to(client *c, response *r, bool to_head)
 {
     int64_t deadline = now_ms() + WAIT_MS;
     char *head_end;
@@ -461,7 +461,7 @@ static bool client_read_answer(client *c, response *r, bool to_head)
 
 static bool client_read_response(client *c, response *r)
 {
-    return client_read_answer(c, r, false);
+    return client_read_response_to(c, r, false);
 }
 
 /* True if the server closes the connection (end of stream or reset) within
@@ -519,7 +519,7 @@ static int64_t json_int_at(json_object *object, const char *name)
     return json_object_get_int64(value);
 }
 
-/* Send one request on a new connection and read its answer. */
+/* Send one request on a new connection and read its response. */
 static void exchange(int port, const char *request, response *r)
 {
     client c;
@@ -661,7 +661,8 @@ static void test_chunked_body(void **state)
     echo = response_json(&r);
     assert_string_equal(json_string_at(echo, "body", NULL), "hello world");
     assert_int_equal(json_int_at(echo, "body_size"), 11);
-    assert_string_equal(json_string_at(echo, "headers", "x-trailer"), "end");
+    /* Trailer fields never show up as headers. */
+    assert_string_equal(json_string_at(echo, "headers", "x-trailer"), "<null>");
     json_object_put(echo);
 
     stop_server(&fixture);
@@ -740,8 +741,8 @@ static void test_pipelined_requests_in_order(void **state)
     start_server(&fixture, NULL);
     client_connect(&c, fixture.port);
 
-    /* The first answer comes late from a timer; the others would be instant,
-     * so a server that answered out of order would fail here. */
+    /* The first response comes late from a timer and the others would be
+     * instant, so a server that responded out of order would fail here. */
     client_send(&c, "GET /first?delay_ms=100 HTTP/1.1\r\n\r\n"
                     "POST /second HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"
                     "GET /third HTTP/1.1\r\n\r\n");
@@ -752,13 +753,13 @@ static void test_pipelined_requests_in_order(void **state)
         assert_string_equal(json_string_at(echo, "path", NULL), expected_paths[i]);
         json_object_put(echo);
     }
-    assert_int_equal(atomic_load(&fixture.delayed_answers), 1);
+    assert_int_equal(atomic_load(&fixture.delayed_responses), 1);
 
     client_close(&c);
     stop_server(&fixture);
 }
 
-static void test_async_answer(void **state)
+static void test_async_response(void **state)
 {
     test_server fixture;
     response r;
@@ -779,7 +780,7 @@ static void test_async_answer(void **state)
     stop_server(&fixture);
 }
 
-static void test_client_gone_before_answer(void **state)
+static void test_client_gone_before_response(void **state)
 {
     struct linger reset = {.l_onoff = 1, .l_linger = 0};
     test_server fixture;
@@ -800,7 +801,7 @@ static void test_client_gone_before_answer(void **state)
     setsockopt(resetting.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     client_close(&resetting);
 
-    assert_true(wait_for_count(&fixture.delayed_answers, 2, WAIT_MS));
+    assert_true(wait_for_count(&fixture.delayed_responses, 2, WAIT_MS));
 
     /* The server still serves new clients. */
     exchange(fixture.port, "GET /after HTTP/1.1\r\n\r\n", &r);
@@ -827,7 +828,7 @@ static void test_body_over_limit(void **state)
              "POST /fits HTTP/1.1\r\nContent-Length: 16\r\n\r\n0123456789abcdef", &r);
     assert_int_equal(r.status, 200);
 
-    /* Content-Length over the limit: answered before the body arrives. */
+    /* Content-Length over the limit gets a response before the body arrives. */
     client_connect(&c, fixture.port);
     client_send(&c, "POST /big HTTP/1.1\r\nContent-Length: 17\r\n\r\n");
     assert_true(client_read_response(&c, &r));
@@ -841,6 +842,24 @@ static void test_body_over_limit(void **state)
     assert_true(client_wait_closed(&c, WAIT_MS));
     client_close(&c);
 
+    /* The client sends a large body anyway. The server keeps reading and
+     * dropping it after its response, so the send completes and the
+     * response is not lost to a TCP reset. */
+    {
+        size_t body_size = 4 * 1024 * 1024;
+        char *big_body = malloc(body_size);
+
+        memset(big_body, 'x', body_size);
+        client_connect(&c, fixture.port);
+        client_send(&c, "POST /big HTTP/1.1\r\nContent-Length: 4194304\r\n\r\n");
+        client_send_bytes(&c, big_body, body_size);
+        free(big_body);
+        assert_true(client_read_response(&c, &r));
+        assert_int_equal(r.status, 413);
+        assert_true(client_wait_closed(&c, WAIT_MS));
+        client_close(&c);
+    }
+
     /* A chunked body grows over the limit. */
     client_connect(&c, fixture.port);
     client_send(&c, "POST /big HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -851,7 +870,7 @@ static void test_body_over_limit(void **state)
     assert_true(client_wait_closed(&c, WAIT_MS));
     client_close(&c);
 
-    /* With Expect: 100-continue the answer is 413, not 100. */
+    /* With Expect: 100-continue the response is 413, not 100. */
     client_connect(&c, fixture.port);
     client_send(&c, "POST /big HTTP/1.1\r\nContent-Length: 1000\r\n"
                     "Expect: 100-continue\r\n\r\n");
@@ -950,6 +969,16 @@ static void test_header_overflow_gets_431(void **state)
     assert_true(client_wait_closed(&c, WAIT_MS));
     client_close(&c);
 
+    /* The request line counts towards the same limit. */
+    strcpy(request, "GET /");
+    memset(request + 5, 'a', value_size);
+    strcpy(request + 5 + value_size, " HTTP/1.1\r\n\r\n");
+    client_connect(&c, fixture.port);
+    client_send(&c, request);
+    assert_true(client_read_response(&c, &r));
+    assert_int_equal(r.status, 431);
+    client_close(&c);
+
     free(request);
     assert_int_equal(atomic_load(&fixture.requests_handled), 0);
     stop_server(&fixture);
@@ -964,7 +993,7 @@ static void test_http10_closes(void **state)
     (void)state;
     start_server(&fixture, NULL);
 
-    /* Bytes after an HTTP/1.0 request are never answered. */
+    /* Requests after an HTTP/1.0 request get no response. */
     client_connect(&c, fixture.port);
     client_send(&c, "GET /old HTTP/1.0\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n");
     assert_true(client_read_response(&c, &r));
@@ -1048,11 +1077,11 @@ static void test_status_lines(void **state)
     assert_true(client_read_response(&c, &r));
     assert_int_equal(r.status, 500);
 
-    /* HEAD gets the Content-Length of the body but not the body; the next
-     * answer on the connection must start right after the head. */
+    /* HEAD gets the Content-Length of the body but not the body, so the next
+     * response on the connection must start right after the head. */
     client_send(&c, "HEAD /status?code=200 HTTP/1.1\r\n\r\n");
     client_send(&c, "GET /status?code=201 HTTP/1.1\r\n\r\n");
-    assert_true(client_read_answer(&c, &r, true));
+    assert_true(client_read_response_to(&c, &r, true));
     assert_int_equal(r.status, 200);
     assert_string_equal(response_header(&r, "Content-Length"), "11");
     assert_true(client_read_response(&c, &r));
@@ -1194,7 +1223,7 @@ static void test_idle_timeout(void **state)
     client_send(&c, "GET / HTTP/1.1\r\n");
     for (int i = 0; i < 10; i++) {
         sleep_ms(60);
-        /* Once the server has closed, a send fails; that ends the trickle. */
+        /* A send fails once the server has closed, which ends the trickle. */
         if (send(c.fd, "X", 1, MSG_NOSIGNAL) != 1)
             break;
     }
@@ -1225,8 +1254,8 @@ static void test_stop_with_open_connections(void **state)
     client_send(&held, "GET /hold HTTP/1.1\r\n\r\n");
     assert_true(wait_for_count(&fixture.held_requests, 1, WAIT_MS));
 
-    /* on_server_stopped answers the held request after the stop; that answer
-     * must be dropped, so the held client sees only the close. */
+    /* on_server_stopped responds to the held request after the stop. That
+     * response must be dropped, so the held client sees only the close. */
     stop_server(&fixture);
     assert_true(client_wait_closed(&idle, WAIT_MS));
     assert_true(client_wait_closed(&partial, WAIT_MS));
@@ -1246,7 +1275,7 @@ static void test_stop_inside_handler(void **state)
     client_connect(&c, fixture.port);
     client_send(&c, "GET /stop HTTP/1.1\r\n\r\n");
 
-    /* The handler stops the server and then answers; the answer is dropped. */
+    /* The handler stops the server and then responds, so the response is dropped. */
     assert_true(wait_for_count(&fixture.stopped, 1, WAIT_MS));
     assert_true(client_wait_closed(&c, WAIT_MS));
     client_close(&c);
@@ -1347,8 +1376,8 @@ int main(void)
         cmocka_unit_test(test_request_split_into_pieces),
         cmocka_unit_test(test_keep_alive_two_requests),
         cmocka_unit_test(test_pipelined_requests_in_order),
-        cmocka_unit_test(test_async_answer),
-        cmocka_unit_test(test_client_gone_before_answer),
+        cmocka_unit_test(test_async_response),
+        cmocka_unit_test(test_client_gone_before_response),
         cmocka_unit_test(test_body_over_limit),
         cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_garbage_gets_400),

@@ -1,8 +1,9 @@
 /*
  * A batch's messages as a JSON array, the body most HTTP destinations take.
  *
- * Messages that already have a result (skipped by filter(), or left out by
- * encode()) are not written. These functions call only thread-safe host
+ * Messages that already have a result (such as one that encode() could not
+ * serialise) are not written. Messages that filter() skipped are not in the
+ * batch at all. These functions call only thread-safe host
  * functions, so encode() may use them on a worker thread.
  */
 #ifndef WHARF_SDK_BATCH_JSON_H

@@ -3,11 +3,15 @@
  * encode() and send() in the test's own process, without wharfd, and
  * records the result of every message.
  *
- * The harness implements the whole wharf_host table. HTTP requests go out
- * one at a time through libcurl (blocking), in the order the plugin started
- * them, after send() has returned, so a plugin sees the same asynchronous
- * order of events as under wharfd. encode() runs on a second thread, as it
- * may under wharfd. Timers fire on the test's thread.
+ * The harness implements the whole wharf_host table and calls the plugin in
+ * wharfd's order. First filter() runs on each message; a skipped message
+ * gets SKIP and is left out of the batch the plugin receives. Then encode()
+ * runs on a second thread, and send() on the test's thread. A
+ * WHARF_PLUGIN_SEND_BLOCKING plugin gets send() on the second thread too,
+ * right after encode(). HTTP requests go out one at a time
+ * through libcurl (blocking), in the order the plugin started them, after
+ * send() has returned, so the plugin meets the same asynchronous order of
+ * events as under wharfd. Timers fire on the test's thread.
  *
  * The harness also checks the plugin against the ABI contract and records
  * each breach as a violation: a host function that is not thread-safe
@@ -80,9 +84,9 @@ void wharf_harness_set_send_timeout_ms(wharf_harness *harness, uint64_t timeout_
 
 /* Run count messages (each a JSON object as text) through filter(),
  * encode() and send() as one batch and wait until the plugin calls
- * batch_complete(). The results replace those of the previous send.
- * send() is not called when filter() and encode() left no message without a
- * result.
+ * batch_complete(). The results, indexed like messages_json, replace
+ * those of the previous send. encode() and send() are not called when
+ * filter() skipped every message.
  *
  * Returns 0 when the batch completed without a contract violation;
  * -EINVAL when a message is not a JSON object; -ETIMEDOUT when the send

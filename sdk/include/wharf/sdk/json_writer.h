@@ -6,7 +6,7 @@
  * the same read-only message to the encode() of several connectors at once,
  * so plugins serialise messages with these functions, which only read the
  * object and write into the caller's buffer. They are thread-safe as long as
- * nobody modifies the object meanwhile.
+ * no thread modifies the object meanwhile.
  */
 #ifndef WHARF_SDK_JSON_WRITER_H
 #define WHARF_SDK_JSON_WRITER_H

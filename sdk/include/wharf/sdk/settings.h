@@ -1,11 +1,11 @@
 /*
  * Typed readers for a connector's settings, the json-c object that create()
- * receives (wharfd has already checked the types against the schema and
+ * receives. wharfd has already checked the types against the schema and
  * filled in defaults, so a plugin mostly meets -ENOENT for an optional
- * setting without a default).
+ * setting without a default.
  *
  * Every reader returns 0 on success, -ENOENT when the setting is absent or
- * JSON null, and -EINVAL when its JSON type does not match; the output is
+ * JSON null, and -EINVAL when its JSON type does not match. The output is
  * left untouched unless the reader returns 0. Strings returned without a
  * copy belong to the settings object and stay valid as long as it does.
  */

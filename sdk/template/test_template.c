@@ -1,0 +1,93 @@
+/*
+ * Tests for the template connector, run in-process by the SDK harness:
+ *   ./test_template ./template.so
+ * Exit status 0 when every check passes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wharf/sdk/harness.h>
+
+static int failures;
+
+#define CHECK(condition)                                                       \
+    do {                                                                       \
+        if (!(condition)) {                                                    \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
+                    #condition);                                               \
+            failures++;                                                        \
+        }                                                                      \
+    } while (0)
+
+static void test_every_message_succeeds(const wharf_plugin *plugin)
+{
+    char error[512] = "";
+    wharf_harness *harness = NULL;
+    char *messages[3];
+    size_t i;
+    int logged = 0;
+
+    CHECK(wharf_harness_create(plugin, "{\"label\": \"test\"}", &harness, error,
+                               sizeof(error)) == 0);
+    if (harness == NULL) {
+        fprintf(stderr, "create failed: %s\n", error);
+        return;
+    }
+
+    messages[0] = wharf_harness_sample_user_message("u1", "one@example.test");
+    messages[1] = wharf_harness_sample_user_message("u2", "two@example.test");
+    messages[2] = wharf_harness_sample_user_message("u3", NULL);
+    CHECK(wharf_harness_send(harness, (const char *const *)messages, 3) == 0);
+
+    CHECK(wharf_harness_result_count(harness) == 3);
+    for (i = 0; i < wharf_harness_result_count(harness); i++)
+        CHECK(wharf_harness_result_at(harness, i)->kind == WHARF_RESULT_SUCCESS);
+    for (i = 0; i < wharf_harness_log_count(harness); i++) {
+        if (strcmp(wharf_harness_log_line(harness, i), "INFO template: test: got 3 messages") == 0)
+            logged = 1;
+    }
+    CHECK(logged);
+    CHECK(strcmp(wharf_harness_violations(harness), "") == 0);
+
+    for (i = 0; i < 3; i++)
+        free(messages[i]);
+    wharf_harness_destroy(harness);
+}
+
+static void test_bad_settings_are_rejected(const wharf_plugin *plugin)
+{
+    char error[512] = "";
+    wharf_harness *harness = NULL;
+
+    CHECK(wharf_harness_create(plugin, "{\"label\": \"\"}", &harness, error, sizeof(error)) != 0);
+    CHECK(strstr(error, "setting \"label\" must be 1 to 63 characters long") != NULL);
+
+    CHECK(wharf_harness_create(plugin, "{\"verbose\": \"yes\"}", &harness, error,
+                               sizeof(error)) != 0);
+    CHECK(strstr(error, "setting \"verbose\" must be a boolean, got string") != NULL);
+    CHECK(harness == NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = argc > 1 ? argv[1] : "./template.so";
+    wharf_harness_plugin *loaded = NULL;
+    char error[512] = "";
+
+    if (wharf_harness_plugin_open(path, &loaded, error, sizeof(error)) != 0) {
+        fprintf(stderr, "cannot load %s: %s\n", path, error);
+        return 1;
+    }
+
+    test_every_message_succeeds(wharf_harness_plugin_descriptor(loaded));
+    test_bad_settings_are_rejected(wharf_harness_plugin_descriptor(loaded));
+
+    wharf_harness_plugin_close(loaded);
+    if (failures > 0) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("template: all checks passed\n");
+    return 0;
+}
