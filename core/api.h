@@ -13,10 +13,10 @@ struct service;
 void api_handle(http_request *request, void *service);
 
 /* Parse the request body as JSON. Returns the object, or NULL after
- * answering 400 with the parser's position and message. */
+ * responding with 400 with the parser's position and message. */
 struct json_object *api_read_json_body(http_request *request);
 
-/* Route handlers. params holds the {id} captured from the path, if any. */
+/* Route handlers. param is the {id} segment of the path, or NULL. */
 typedef void (*api_handler_fn)(struct service *service, http_request *request,
                                const char *param);
 

@@ -425,8 +425,8 @@ json_object *connector_to_json(connector_set *set, const connector *c)
     json_object_object_add(object, "id", json_object_new_string(c->id));
     json_object_object_add(object, "name", json_object_new_string(c->name));
     json_object_object_add(object, "plugin", json_object_new_string(c->plugin_name));
-    /* Without the plugin's schema nothing tells which settings are secret,
-     * so none are shown. */
+    /* Without the plugin's schema wharfd cannot tell which settings are
+     * secret, so it shows none. */
     json_object_object_add(object, "settings",
                            p != NULL ? settings_public_copy(p, c->settings)
                                      : json_object_new_object());

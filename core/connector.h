@@ -54,9 +54,9 @@ connector *connector_first(connector_set *set);
 int connector_create(connector_set *set, struct json_object *body, connector **created,
                      char *error, size_t error_size);
 
-/* Replace a connector's configuration from an API body; the same rules as
- * create, plus: the plugin cannot change, and secret settings the body
- * omits keep their values. Returns 0 or an HTTP status with error. */
+/* Replace a connector's configuration from an API body, under the same
+ * rules as create. The plugin cannot change, and a secret setting that the
+ * body omits keeps its value. Returns 0 or an HTTP status with error. */
 int connector_update(connector_set *set, connector *connector,
                      struct json_object *body, char *error, size_t error_size);
 

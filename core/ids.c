@@ -1,10 +1,15 @@
 #include "ids.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
+
+#include "log.h"
 
 void id_generate(char id[ID_TEXT_SIZE])
 {
@@ -13,8 +18,14 @@ void id_generate(char id[ID_TEXT_SIZE])
 
     while (filled < sizeof(bytes)) {
         ssize_t got = getrandom(bytes + filled, sizeof(bytes) - filled, 0);
-        if (got <= 0)
+        if (got < 0 && errno == EINTR)
             continue;
+        if (got <= 0) {
+            /* Linux has had getrandom(2) since 3.17; without it ids would
+             * not be unique, so stop rather than go on. */
+            log_error("getrandom failed: %s", strerror(errno));
+            abort();
+        }
         filled += (size_t)got;
     }
     /* RFC 9562: version 4, variant 10. */
