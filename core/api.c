@@ -32,6 +32,23 @@ static const route routes[] = {
     {"PUT", "/api/v1/connectors/{id}", api_connectors_update},
     {"DELETE", "/api/v1/connectors/{id}", api_connectors_delete},
     {"POST", "/api/v1/connectors/{id}/test", api_connectors_test},
+    {"GET", "/api/v1/users", api_users_lookup},
+    {"POST", "/api/v1/users", api_users_create},
+    {"GET", "/api/v1/users/{id}", api_users_get},
+    {"GET", "/api/v1/users/{id}/events", api_users_events},
+    {"GET", "/api/v1/accounts", api_accounts_lookup},
+    {"POST", "/api/v1/accounts", api_accounts_create},
+    {"GET", "/api/v1/accounts/{id}", api_accounts_get},
+    {"GET", "/api/v1/accounts/{id}/users", api_accounts_users},
+    {"GET", "/api/v1/segments", api_segments_list},
+    {"POST", "/api/v1/segments", api_segments_create},
+    {"GET", "/api/v1/segments/{id}", api_segments_get},
+    {"PUT", "/api/v1/segments/{id}", api_segments_update},
+    {"DELETE", "/api/v1/segments/{id}", api_segments_delete},
+    {"POST", "/v1/identify", api_ingest_identify},
+    {"POST", "/v1/group", api_ingest_group},
+    {"POST", "/v1/track", api_ingest_track},
+    {"POST", "/v1/batch", api_ingest_batch},
 };
 
 #define PARAM_MAX_LENGTH 128

@@ -27,5 +27,22 @@ void api_connectors_get(struct service *service, http_request *request, const ch
 void api_connectors_update(struct service *service, http_request *request, const char *param);
 void api_connectors_delete(struct service *service, http_request *request, const char *param);
 void api_connectors_test(struct service *service, http_request *request, const char *param);
+void api_users_lookup(struct service *service, http_request *request, const char *param);
+void api_users_get(struct service *service, http_request *request, const char *param);
+void api_users_events(struct service *service, http_request *request, const char *param);
+void api_users_create(struct service *service, http_request *request, const char *param);
+void api_accounts_lookup(struct service *service, http_request *request, const char *param);
+void api_accounts_get(struct service *service, http_request *request, const char *param);
+void api_accounts_users(struct service *service, http_request *request, const char *param);
+void api_accounts_create(struct service *service, http_request *request, const char *param);
+void api_segments_list(struct service *service, http_request *request, const char *param);
+void api_segments_create(struct service *service, http_request *request, const char *param);
+void api_segments_get(struct service *service, http_request *request, const char *param);
+void api_segments_update(struct service *service, http_request *request, const char *param);
+void api_segments_delete(struct service *service, http_request *request, const char *param);
+void api_ingest_identify(struct service *service, http_request *request, const char *param);
+void api_ingest_group(struct service *service, http_request *request, const char *param);
+void api_ingest_track(struct service *service, http_request *request, const char *param);
+void api_ingest_batch(struct service *service, http_request *request, const char *param);
 
 #endif

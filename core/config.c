@@ -21,6 +21,9 @@ static const char usage_text[] =
     "                         are these option names with '_' for '-'; options given\n"
     "                         on the command line win over the file\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "  --write-key KEY        key that Segment-compatible clients must send (as the\n"
+    "                         Basic-auth user name) to /v1/ ingest; without one,\n"
+    "                         ingest answers 401\n"
     "  --help                 print this help and exit\n"
     "  --version              print the version and exit\n";
 
@@ -30,6 +33,7 @@ typedef enum option_id {
     OPTION_DATA_DIR,
     OPTION_PLUGINS_DIR,
     OPTION_LOG_LEVEL,
+    OPTION_WRITE_KEY,
     OPTION_COUNT
 } option_id;
 
@@ -41,6 +45,7 @@ static const struct {
     [OPTION_DATA_DIR] = {"--data-dir", "data_dir"},
     [OPTION_PLUGINS_DIR] = {"--plugins-dir", "plugins_dir"},
     [OPTION_LOG_LEVEL] = {"--log-level", "log_level"},
+    [OPTION_WRITE_KEY] = {"--write-key", "write_key"},
 };
 
 int config_parse_listen(const char *text, char **host, int *port)
@@ -114,6 +119,14 @@ static int apply_option(config *config, option_id id, const char *value,
             return -1;
         }
         return 0;
+    case OPTION_WRITE_KEY:
+        if (value[0] == '\0') {
+            snprintf(error, error_size, "%s: the write key must not be empty", where);
+            return -1;
+        }
+        free(config->write_key);
+        config->write_key = strdup(value);
+        return 0;
     case OPTION_COUNT:
         break;
     }
@@ -185,7 +198,7 @@ static int load_file(config *config, const char *path, const int *given,
         if (id == OPTION_COUNT) {
             snprintf(error, error_size,
                      "%s:%u: unknown key \"%.80s\"; known keys are listen, "
-                     "data_dir, plugins_dir, log_level",
+                     "data_dir, plugins_dir, log_level, write_key",
                      path, line_number, key);
             rc = -1;
             break;
@@ -292,5 +305,6 @@ void config_free(config *config)
     free(config->data_dir);
     free(config->plugins_dir);
     free(config->config_file);
+    free(config->write_key);
     memset(config, 0, sizeof(*config));
 }

@@ -18,6 +18,7 @@ typedef struct config {
     char *data_dir;
     char *plugins_dir;
     char *config_file; /* NULL when none was given */
+    char *write_key;   /* ingest credential, NULL when none; never logged */
     wharf_log_level log_level;
 } config;
 

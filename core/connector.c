@@ -524,6 +524,43 @@ void connector_set_plugin_loaded(connector_set *set, const plugin *p)
     }
 }
 
+/* Remove segment_id from a whitelist; returns non-zero when it was there. */
+static int remove_from_list(json_object **list, const char *segment_id)
+{
+    json_object *kept = json_object_new_array();
+    int removed = 0;
+
+    for (size_t i = 0; i < json_object_array_length(*list); i++) {
+        json_object *item = json_object_array_get_idx(*list, i);
+        if (strcmp(json_object_get_string(item), segment_id) == 0) {
+            removed = 1;
+            continue;
+        }
+        json_object_array_add(kept, json_object_get(item));
+    }
+    json_object_put(*list);
+    *list = kept;
+    return removed;
+}
+
+void connector_set_forget_segment(connector_set *set, const char *segment_id)
+{
+    char error[1024];
+
+    if (set == NULL)
+        return;
+    for (connector *c = set->first; c != NULL; c = c->next) {
+        int removed = remove_from_list(&c->user_segments, segment_id);
+
+        removed |= remove_from_list(&c->account_segments, segment_id);
+        if (!removed)
+            continue;
+        log_info("connector %s: deleted segment %s removed from its whitelists", c->id,
+                 segment_id);
+        save(set, c, error, sizeof(error));
+    }
+}
+
 void connector_set_free(connector_set *set)
 {
     if (set == NULL)

@@ -64,6 +64,10 @@ int connector_update(connector_set *set, connector *connector,
 int connector_delete(connector_set *set, connector *connector, char *error,
                      size_t error_size);
 
+/* Remove a deleted segment from every connector's whitelists (saved, with
+ * a log line per connector changed). */
+void connector_set_forget_segment(connector_set *set, const char *segment_id);
+
 /* The API view: secret settings left out, their names listed. */
 struct json_object *connector_to_json(connector_set *set, const connector *connector);
 

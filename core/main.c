@@ -16,16 +16,21 @@
 #include "api.h"
 #include "config.h"
 #include "connector.h"
+#include "entities.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "log.h"
 #include "plugin_registry.h"
+#include "segments.h"
 #include "service.h"
 #include "store.h"
 
 /* How often the plugins directory is rescanned; with the two-scan stability
  * rule a new plugin loads within about half a second. */
 #define PLUGIN_SCAN_INTERVAL_MS 250
+
+/* How often segments on relative dates or event windows are recomputed. */
+#define TIME_RELATIVE_SEGMENT_INTERVAL_MS 60000
 
 typedef struct runtime {
     service service;
@@ -53,6 +58,7 @@ static void on_server_stopped(void *arg)
 
     svc->server = NULL;
     plugin_registry_stop_watching(svc->plugins);
+    segment_set_stop(svc->segments);
     connector_set_free(svc->connectors);
     svc->connectors = NULL;
     http_client_close(svc->http, on_http_client_closed, svc);
@@ -102,9 +108,20 @@ static int start(runtime *rt, char *error, size_t error_size)
     svc->plugins = plugin_registry_create(svc->loop, svc->config.plugins_dir,
                                           on_plugin_loaded, svc);
     svc->connectors = connector_set_create(svc);
-    if (svc->plugins == NULL || svc->connectors == NULL) {
+    svc->entities = entities_create(svc);
+    svc->segments = svc->entities != NULL ? segment_set_create(svc, svc->entities) : NULL;
+    if (svc->plugins == NULL || svc->connectors == NULL || svc->segments == NULL) {
         snprintf(error, error_size, "out of memory");
         return -1;
+    }
+    svc->entities->segments = svc->segments;
+    if (entities_restore(svc->entities, error, error_size) != 0 ||
+        segment_set_restore(svc->segments, error, error_size) != 0)
+        return -1;
+    rc = segment_set_start_timer(svc->segments, TIME_RELATIVE_SEGMENT_INTERVAL_MS);
+    if (rc != 0) {
+        snprintf(error, error_size, "cannot start the segment timer: %s", uv_strerror(rc));
+        return rc;
     }
     plugin_registry_scan(svc->plugins, 1);
     connector_set_restore(svc->connectors);
@@ -145,6 +162,7 @@ static void abandon_start(runtime *rt)
 
     if (svc->plugins != NULL)
         plugin_registry_stop_watching(svc->plugins);
+    segment_set_stop(svc->segments);
     connector_set_free(svc->connectors);
     svc->connectors = NULL;
     if (svc->http != NULL)
@@ -190,7 +208,10 @@ int main(int argc, char **argv)
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
-    /* Every connector instance is gone, so no plugin code can run any more. */
+    /* Every connector instance is gone, so no plugin code can run any more,
+     * and every segment recomputation has reported back. */
+    segment_set_free(svc->segments);
+    entities_free(svc->entities);
     plugin_registry_free(svc->plugins);
     store_close(svc->store);
     if (uv_loop_close(&loop) != 0) {

@@ -39,15 +39,21 @@ static plugin_load_status check_elf_file(const char *path, const struct stat *st
 
     if (got < 4 || memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) {
         /* A copy that has not written its first bytes yet looks empty. */
-        if (got == 0)
+        if (got == 0) {
+            snprintf(reason, reason_size, "file is empty; waiting for it to be written");
             return PLUGIN_INCOMPLETE;
+        }
         snprintf(reason, reason_size,
                  "not an ELF shared object (the file does not start with the "
                  "ELF magic bytes); remove it from the plugins directory");
         return PLUGIN_REJECTED;
     }
-    if (got < (ssize_t)sizeof(header))
+    if (got < (ssize_t)sizeof(header)) {
+        snprintf(reason, reason_size,
+                 "file is shorter than an ELF header (%zd bytes); waiting for it to be written",
+                 got);
         return PLUGIN_INCOMPLETE;
+    }
     if (header.e_ident[EI_CLASS] != ELFCLASS64) {
         snprintf(reason, reason_size,
                  "ELF class %d is not 64-bit; build the plugin for this machine",

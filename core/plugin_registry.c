@@ -27,7 +27,8 @@ typedef struct file_entry {
     ino_t inode;
     off_t size;
     struct timespec mtime;
-    char *reason; /* why it was rejected */
+    struct timespec ctime; /* changes with chmod, so a fixed mode is noticed */
+    char *reason; /* why it was rejected or is still pending */
     int seen;     /* found by the current scan */
     struct file_entry *next;
 } file_entry;
@@ -81,7 +82,8 @@ static int same_file_version(const file_entry *entry, const struct stat *st)
 {
     return entry->device == st->st_dev && entry->inode == st->st_ino &&
            entry->size == st->st_size && entry->mtime.tv_sec == st->st_mtim.tv_sec &&
-           entry->mtime.tv_nsec == st->st_mtim.tv_nsec;
+           entry->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           entry->ctime.tv_sec == st->st_ctim.tv_sec && entry->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 static void remember_version(file_entry *entry, const struct stat *st)
@@ -90,6 +92,7 @@ static void remember_version(file_entry *entry, const struct stat *st)
     entry->inode = st->st_ino;
     entry->size = st->st_size;
     entry->mtime = st->st_mtim;
+    entry->ctime = st->st_ctim;
 }
 
 static void reject(file_entry *entry, const char *path, const char *reason)
@@ -113,6 +116,8 @@ static void try_load(plugin_registry *registry, file_entry *entry, const char *p
         if (entry->state != FILE_INCOMPLETE)
             log_info("plugin file %s looks incomplete, waiting for it to change: %s",
                      path, reason);
+        free(entry->reason);
+        entry->reason = strdup(reason);
         entry->state = FILE_INCOMPLETE;
         return;
     case PLUGIN_REJECTED:
@@ -362,6 +367,7 @@ json_object *plugin_registry_to_json(plugin_registry *registry)
     json_object *result = json_object_new_object();
     json_object *plugins = json_object_new_array();
     json_object *rejected = json_object_new_array();
+    json_object *pending = json_object_new_array();
 
     for (plugin_node *node = registry->plugins; node != NULL; node = node->next)
         json_object_array_add(plugins, plugin_to_json(node->plugin));
@@ -370,18 +376,22 @@ json_object *plugin_registry_to_json(plugin_registry *registry)
         json_object *item;
         char path[PATH_MAX];
 
-        if (entry->state != FILE_REJECTED)
+        if (entry->state != FILE_REJECTED && entry->state != FILE_INCOMPLETE &&
+            entry->state != FILE_PENDING)
             continue;
         snprintf(path, sizeof(path), "%s/%s", registry->directory, entry->name);
         item = json_object_new_object();
         json_object_object_add(item, "file", json_object_new_string(path));
         json_object_object_add(item, "reason",
-                               json_object_new_string(entry->reason != NULL ? entry->reason : ""));
-        json_object_array_add(rejected, item);
+                               json_object_new_string(entry->reason != NULL
+                                                          ? entry->reason
+                                                          : "waiting for the file to stop changing"));
+        json_object_array_add(entry->state == FILE_REJECTED ? rejected : pending, item);
     }
 
     json_object_object_add(result, "plugins", plugins);
     json_object_object_add(result, "rejected", rejected);
+    json_object_object_add(result, "pending", pending);
     return result;
 }
 

@@ -13,6 +13,8 @@ struct plugin_registry;
 struct http_client;
 struct http_server;
 struct connector_set;
+struct entities;
+struct segment_set;
 
 typedef struct service {
     uv_loop_t *loop;
@@ -22,6 +24,8 @@ typedef struct service {
     struct http_client *http;
     struct http_server *server;
     struct connector_set *connectors;
+    struct entities *entities;
+    struct segment_set *segments;
     int stopping;
 } service;
 

@@ -199,8 +199,17 @@ json_object *settings_secret_names(const plugin *p, const json_object *settings)
 
     for (size_t i = 0; i < p->descriptor.settings_count; i++) {
         const wharf_setting *s = &p->descriptor.settings[i];
-        if (s->secret && json_object_object_get_ex((json_object *)settings, s->name, NULL))
-            json_object_array_add(names, json_object_new_string(s->name));
+        json_object *value;
+
+        if (!s->secret || !json_object_object_get_ex((json_object *)settings, s->name, &value))
+            continue;
+        /* An empty default ("" or {}) is no credential. */
+        if (value == NULL ||
+            (json_object_is_type(value, json_type_string) && json_object_get_string_len(value) == 0) ||
+            (json_object_is_type(value, json_type_object) && json_object_object_length(value) == 0) ||
+            (json_object_is_type(value, json_type_array) && json_object_array_length(value) == 0))
+            continue;
+        json_object_array_add(names, json_object_new_string(s->name));
     }
     return names;
 }

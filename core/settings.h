@@ -31,7 +31,8 @@ int settings_validate(const struct plugin *plugin, const struct json_object *inp
 struct json_object *settings_public_copy(const struct plugin *plugin,
                                          const struct json_object *settings);
 
-/* Names of the secret settings that have a value, as a JSON array. */
+/* Names of the secret settings that have a non-empty value, as a JSON
+ * array: an empty string or object is no credential. */
 struct json_object *settings_secret_names(const struct plugin *plugin,
                                           const struct json_object *settings);
 

@@ -6,17 +6,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 
 /* Bump with each migration below; stored in PRAGMA user_version. */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+
+/* Statements used on hot paths, prepared once. */
+typedef enum cached_statement {
+    SQL_USER_SAVE,
+    SQL_ACCOUNT_SAVE,
+    SQL_EVENT_INSERT,
+    SQL_MEMBERSHIP_ADD,
+    SQL_MEMBERSHIP_REMOVE,
+    SQL_CACHED_COUNT
+} cached_statement;
+
+static const char *const cached_sql[SQL_CACHED_COUNT] = {
+    [SQL_USER_SAVE] =
+        "INSERT INTO users (id, external_id, email, account_id, anonymous_ids, attributes, "
+        "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(id) DO UPDATE SET external_id = excluded.external_id, "
+        "email = excluded.email, account_id = excluded.account_id, "
+        "anonymous_ids = excluded.anonymous_ids, attributes = excluded.attributes, "
+        "updated_at = excluded.updated_at",
+    [SQL_ACCOUNT_SAVE] =
+        "INSERT INTO accounts (id, external_id, domain, anonymous_ids, attributes, "
+        "created_at, updated_at) VALUES (?1, ?2, ?3, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(id) DO UPDATE SET external_id = excluded.external_id, "
+        "domain = excluded.domain, anonymous_ids = excluded.anonymous_ids, "
+        "attributes = excluded.attributes, updated_at = excluded.updated_at",
+    [SQL_EVENT_INSERT] =
+        "INSERT INTO events (user_id, event, properties, timestamp_ms, message_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [SQL_MEMBERSHIP_ADD] =
+        "INSERT OR IGNORE INTO memberships (segment_id, entity_id) VALUES (?1, ?2)",
+    [SQL_MEMBERSHIP_REMOVE] =
+        "DELETE FROM memberships WHERE segment_id = ?1 AND entity_id = ?2",
+};
 
 typedef struct sqlite_store {
     store base;
     sqlite3 *db;
+    sqlite3_stmt *cached[SQL_CACHED_COUNT];
+    int lock_fd; /* holds an exclusive flock on data_dir/wharf.lock */
 } sqlite_store;
 
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -26,6 +63,55 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  document TEXT NOT NULL,"
     "  created_seq INTEGER NOT NULL"
     ");",
+    /* 2: customer data. Claims are columns so that lookups use indexes;
+     * attributes and anonymous ids are JSON text. */
+    "CREATE TABLE users ("
+    "  id TEXT PRIMARY KEY,"
+    "  external_id TEXT UNIQUE,"
+    "  email TEXT,"
+    "  account_id TEXT,"
+    "  anonymous_ids TEXT NOT NULL DEFAULT '[]',"
+    "  attributes TEXT NOT NULL DEFAULT '{}',"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL"
+    ");"
+    "CREATE INDEX users_email ON users (email);"
+    "CREATE TABLE accounts ("
+    "  id TEXT PRIMARY KEY,"
+    "  external_id TEXT UNIQUE,"
+    "  domain TEXT,"
+    "  anonymous_ids TEXT NOT NULL DEFAULT '[]',"
+    "  attributes TEXT NOT NULL DEFAULT '{}',"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL"
+    ");"
+    "CREATE INDEX accounts_domain ON accounts (domain);"
+    "CREATE TABLE events ("
+    "  sequence INTEGER PRIMARY KEY,"
+    "  user_id TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  properties TEXT NOT NULL DEFAULT '{}',"
+    "  timestamp_ms INTEGER NOT NULL,"
+    "  message_id TEXT"
+    ");"
+    "CREATE INDEX events_user ON events (user_id, sequence);"
+    "CREATE TABLE merges ("
+    "  sequence INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  from_id TEXT NOT NULL,"
+    "  into_id TEXT NOT NULL,"
+    "  merged_at TEXT NOT NULL"
+    ");"
+    "CREATE TABLE segments ("
+    "  id TEXT PRIMARY KEY,"
+    "  document TEXT NOT NULL,"
+    "  created_seq INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE memberships ("
+    "  segment_id TEXT NOT NULL,"
+    "  entity_id TEXT NOT NULL,"
+    "  PRIMARY KEY (segment_id, entity_id)"
+    ") WITHOUT ROWID;",
 };
 
 static int fail(sqlite_store *s, const char *what)
@@ -97,11 +183,305 @@ static int connector_each(store *base, store_record_fn fn, void *user_data)
     return 0;
 }
 
+static sqlite3_stmt *cached(sqlite_store *s, cached_statement which)
+{
+    if (s->cached[which] == NULL &&
+        sqlite3_prepare_v3(s->db, cached_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->cached[which], NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(s->cached[which]);
+    sqlite3_clear_bindings(s->cached[which]);
+    return s->cached[which];
+}
+
+/* Step a cached statement that returns no rows. */
+static int run_cached(sqlite_store *s, sqlite3_stmt *statement, const char *what)
+{
+    int rc = sqlite3_step(statement);
+
+    sqlite3_reset(statement);
+    if (rc != SQLITE_DONE)
+        return fail(s, what);
+    return 0;
+}
+
+static int exec_plain(sqlite_store *s, const char *sql, const char *what)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, what);
+    return 0;
+}
+
+static int sqlite_begin(store *base)
+{
+    return exec_plain((sqlite_store *)base, "BEGIN IMMEDIATE", "cannot begin a transaction");
+}
+
+static int sqlite_commit(store *base)
+{
+    return exec_plain((sqlite_store *)base, "COMMIT", "cannot commit");
+}
+
+static void sqlite_rollback(store *base)
+{
+    sqlite3_exec(((sqlite_store *)base)->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void bind_text_or_null(sqlite3_stmt *statement, int column, const char *text)
+{
+    if (text != NULL)
+        sqlite3_bind_text(statement, column, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(statement, column);
+}
+
+static int entity_save(store *base, store_entity_kind kind, const store_entity_row *row)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = cached(s, kind == STORE_USERS ? SQL_USER_SAVE : SQL_ACCOUNT_SAVE);
+
+    if (statement == NULL)
+        return fail(s, "cannot save entity");
+    bind_text_or_null(statement, 1, row->id);
+    bind_text_or_null(statement, 2, row->external_id);
+    bind_text_or_null(statement, 3, row->key_claim);
+    if (kind == STORE_USERS)
+        bind_text_or_null(statement, 4, row->account_id);
+    bind_text_or_null(statement, 5, row->anonymous_ids_json != NULL ? row->anonymous_ids_json : "[]");
+    bind_text_or_null(statement, 6, row->attributes_json != NULL ? row->attributes_json : "{}");
+    bind_text_or_null(statement, 7, row->created_at);
+    bind_text_or_null(statement, 8, row->updated_at);
+    return run_cached(s, statement, kind == STORE_USERS ? "cannot save user" : "cannot save account");
+}
+
+static int run_with_text(sqlite_store *s, const char *sql, const char *a, const char *b,
+                         const char *c, const char *d, const char *what)
+{
+    sqlite3_stmt *statement = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &statement, NULL) != SQLITE_OK)
+        return fail(s, what);
+    bind_text_or_null(statement, 1, a);
+    if (b != NULL)
+        bind_text_or_null(statement, 2, b);
+    if (c != NULL)
+        bind_text_or_null(statement, 3, c);
+    if (d != NULL)
+        bind_text_or_null(statement, 4, d);
+    rc = sqlite3_step(statement);
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_DONE)
+        return fail(s, what);
+    return 0;
+}
+
+static int entity_delete(store *base, store_entity_kind kind, const char *id)
+{
+    return run_with_text((sqlite_store *)base,
+                         kind == STORE_USERS ? "DELETE FROM users WHERE id = ?1"
+                                             : "DELETE FROM accounts WHERE id = ?1",
+                         id, NULL, NULL, NULL, "cannot delete entity");
+}
+
+static int merge_record(store *base, store_entity_kind kind, const char *from_id,
+                        const char *into_id, const char *at)
+{
+    return run_with_text((sqlite_store *)base,
+                         "INSERT INTO merges (kind, from_id, into_id, merged_at) "
+                         "VALUES (?1, ?2, ?3, ?4)",
+                         kind == STORE_USERS ? "user" : "account", from_id, into_id, at,
+                         "cannot record merge");
+}
+
+static int entity_each(store *base, store_entity_kind kind, store_entity_fn fn, void *user_data)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = NULL;
+    const char *sql = kind == STORE_USERS
+                          ? "SELECT id, external_id, email, account_id, anonymous_ids, "
+                            "attributes, created_at, updated_at FROM users ORDER BY rowid"
+                          : "SELECT id, external_id, domain, NULL, anonymous_ids, "
+                            "attributes, created_at, updated_at FROM accounts ORDER BY rowid";
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &statement, NULL) != SQLITE_OK)
+        return fail(s, "cannot list entities");
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        store_entity_row row = {
+            .id = (const char *)sqlite3_column_text(statement, 0),
+            .external_id = (const char *)sqlite3_column_text(statement, 1),
+            .key_claim = (const char *)sqlite3_column_text(statement, 2),
+            .account_id = (const char *)sqlite3_column_text(statement, 3),
+            .anonymous_ids_json = (const char *)sqlite3_column_text(statement, 4),
+            .attributes_json = (const char *)sqlite3_column_text(statement, 5),
+            .created_at = (const char *)sqlite3_column_text(statement, 6),
+            .updated_at = (const char *)sqlite3_column_text(statement, 7),
+        };
+        if (fn(&row, user_data) != 0)
+            break;
+    }
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(s, "cannot list entities");
+    return 0;
+}
+
+static int event_insert(store *base, const store_event_row *row)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = cached(s, SQL_EVENT_INSERT);
+
+    if (statement == NULL)
+        return fail(s, "cannot store event");
+    bind_text_or_null(statement, 1, row->user_id);
+    bind_text_or_null(statement, 2, row->event);
+    bind_text_or_null(statement, 3, row->properties_json != NULL ? row->properties_json : "{}");
+    sqlite3_bind_int64(statement, 4, row->timestamp_ms);
+    bind_text_or_null(statement, 5, row->message_id);
+    return run_cached(s, statement, "cannot store event");
+}
+
+static int events_move(store *base, const char *from_user, const char *into_user)
+{
+    return run_with_text((sqlite_store *)base, "UPDATE events SET user_id = ?2 WHERE user_id = ?1",
+                         from_user, into_user, NULL, NULL, "cannot move events");
+}
+
+static int each_event(sqlite_store *s, sqlite3_stmt *statement, store_event_fn fn,
+                      void *user_data)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        store_event_row row = {
+            .sequence = sqlite3_column_int64(statement, 0),
+            .user_id = (const char *)sqlite3_column_text(statement, 1),
+            .event = (const char *)sqlite3_column_text(statement, 2),
+            .properties_json = (const char *)sqlite3_column_text(statement, 3),
+            .timestamp_ms = sqlite3_column_int64(statement, 4),
+            .message_id = (const char *)sqlite3_column_text(statement, 5),
+        };
+        if (fn(&row, user_data) != 0)
+            break;
+    }
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(s, "cannot list events");
+    return 0;
+}
+
+static int events_of_user(store *base, const char *user_id, unsigned limit, store_event_fn fn,
+                          void *user_data)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = NULL;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT sequence, user_id, event, properties, timestamp_ms, message_id "
+                           "FROM events WHERE user_id = ?1 ORDER BY sequence DESC LIMIT ?2",
+                           -1, &statement, NULL) != SQLITE_OK)
+        return fail(s, "cannot list events");
+    sqlite3_bind_text(statement, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(statement, 2, limit);
+    return each_event(s, statement, fn, user_data);
+}
+
+static int events_each(store *base, store_event_fn fn, void *user_data)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = NULL;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT sequence, user_id, event, NULL, timestamp_ms, NULL "
+                           "FROM events ORDER BY sequence",
+                           -1, &statement, NULL) != SQLITE_OK)
+        return fail(s, "cannot list events");
+    return each_event(s, statement, fn, user_data);
+}
+
+static int segment_save(store *base, const char *id, const char *document)
+{
+    return run_with_text((sqlite_store *)base,
+                         "INSERT INTO segments (id, document, created_seq) VALUES (?1, ?2, "
+                         "(SELECT COALESCE(MAX(created_seq), 0) + 1 FROM segments)) "
+                         "ON CONFLICT(id) DO UPDATE SET document = excluded.document",
+                         id, document, NULL, NULL, "cannot save segment");
+}
+
+static int segment_delete(store *base, const char *id)
+{
+    return run_with_text((sqlite_store *)base, "DELETE FROM segments WHERE id = ?1", id, NULL,
+                         NULL, NULL, "cannot delete segment");
+}
+
+static int segment_each(store *base, store_record_fn fn, void *user_data)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT id, document FROM segments ORDER BY created_seq", -1,
+                           &statement, NULL) != SQLITE_OK)
+        return fail(s, "cannot list segments");
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        if (fn((const char *)sqlite3_column_text(statement, 0),
+               (const char *)sqlite3_column_text(statement, 1), user_data) != 0)
+            break;
+    }
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(s, "cannot list segments");
+    return 0;
+}
+
+static int membership_set(store *base, const char *segment_id, const char *entity_id, int member)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = cached(s, member ? SQL_MEMBERSHIP_ADD : SQL_MEMBERSHIP_REMOVE);
+
+    if (statement == NULL)
+        return fail(s, "cannot update membership");
+    sqlite3_bind_text(statement, 1, segment_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(statement, 2, entity_id, -1, SQLITE_STATIC);
+    return run_cached(s, statement, "cannot update membership");
+}
+
+static int membership_clear(store *base, const char *segment_id)
+{
+    return run_with_text((sqlite_store *)base, "DELETE FROM memberships WHERE segment_id = ?1",
+                         segment_id, NULL, NULL, NULL, "cannot clear memberships");
+}
+
+static int membership_each(store *base, store_membership_fn fn, void *user_data)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *statement = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT segment_id, entity_id FROM memberships", -1,
+                           &statement, NULL) != SQLITE_OK)
+        return fail(s, "cannot list memberships");
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        if (fn((const char *)sqlite3_column_text(statement, 0),
+               (const char *)sqlite3_column_text(statement, 1), user_data) != 0)
+            break;
+    }
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(s, "cannot list memberships");
+    return 0;
+}
+
 static void sqlite_close(store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
 
+    for (int i = 0; i < SQL_CACHED_COUNT; i++)
+        sqlite3_finalize(s->cached[i]);
     sqlite3_close(s->db);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
     free(s);
 }
 
@@ -110,6 +490,23 @@ static const store_ops sqlite_ops = {
     .connector_save = connector_save,
     .connector_delete = connector_delete,
     .connector_each = connector_each,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .entity_save = entity_save,
+    .entity_delete = entity_delete,
+    .entity_each = entity_each,
+    .merge_record = merge_record,
+    .event_insert = event_insert,
+    .events_move = events_move,
+    .events_of_user = events_of_user,
+    .events_each = events_each,
+    .segment_save = segment_save,
+    .segment_delete = segment_delete,
+    .segment_each = segment_each,
+    .membership_set = membership_set,
+    .membership_clear = membership_clear,
+    .membership_each = membership_each,
     .close = sqlite_close,
 };
 
@@ -174,6 +571,25 @@ int store_open_sqlite(const char *data_dir, store **out, char *error, size_t err
         return -ENOMEM;
     }
     s->base.ops = &sqlite_ops;
+
+    /* Two wharfd on one store would each keep their own view in memory and
+     * overwrite each other, so the second one stops here. */
+    snprintf(path, sizeof(path), "%s/wharf.lock", data_dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            snprintf(error, error_size,
+                     "data directory %s is in use by another wharfd (it holds %s); stop "
+                     "that one or give this one another --data-dir",
+                     data_dir, path);
+        else
+            snprintf(error, error_size, "cannot lock %s: %s", path, strerror(errno));
+        if (s->lock_fd >= 0)
+            close(s->lock_fd);
+        free(s);
+        return -EBUSY;
+    }
+    snprintf(path, sizeof(path), "%s/wharf.db", data_dir);
 
     /* The database, its WAL and shm files are created under this mask. */
     old_mask = umask(077);

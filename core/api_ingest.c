@@ -1,0 +1,240 @@
+/*
+ * Write endpoints for customer data: the Segment Tracking API (/v1/identify,
+ * /v1/group, /v1/track, /v1/batch) and the native POST /api/v1/users and
+ * /api/v1/accounts. Both inflate gzip bodies (whatever the Content-Type
+ * says), parse into entity changes and apply them in one store transaction.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "api.h"
+#include "entities.h"
+#include "gzip_body.h"
+#include "ingest_native.h"
+#include "ingest_segment.h"
+#include "log.h"
+#include "service.h"
+#include "write_key.h"
+
+/* Largest inflated native body; Segment bodies have their own, smaller limit. */
+#define NATIVE_BODY_MAX (8u * 1024 * 1024)
+#define ERROR_SIZE 1024
+
+static int64_t now_ms(void)
+{
+    struct timeval now;
+
+    gettimeofday(&now, NULL);
+    return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+}
+
+/* Inflate a gzip body or pass it through. Responds 400 and returns -1 on
+ * failure. */
+static int read_body(http_request *request, size_t max_size, gzip_body *body, int segment_shape)
+{
+    size_t size;
+    const char *data = http_request_body(request, &size);
+    char error[ERROR_SIZE];
+
+    if (gzip_body_decode(body, data, size, max_size, error, sizeof(error)) != 0) {
+        if (segment_shape)
+            http_respond_json(request, 400, ingest_segment_error_response(error));
+        else
+            http_respond_error(request, 400, "%s", error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Apply the parsed changes; rejects the ones that fail by their input index. */
+static int apply(service *svc, ingest_result *parsed, entity_result **results_out)
+{
+    entity_result *results = calloc(parsed->count > 0 ? parsed->count : 1, sizeof(*results));
+
+    *results_out = results;
+    if (results == NULL)
+        return -ENOMEM;
+    entities_apply(svc->entities, parsed->changes, parsed->count, results);
+    for (size_t i = 0; i < parsed->count; i++) {
+        if (!results[i].ok)
+            ingest_result_reject(parsed, parsed->indexes[i], parsed->changes[i].message_id,
+                                 results[i].error);
+    }
+    return 0;
+}
+
+static void ingest_segment(service *svc, http_request *request, ingest_segment_endpoint endpoint)
+{
+    const char *authorization = http_request_header(request, "Authorization");
+    gzip_body body;
+    ingest_result parsed;
+    entity_result *results = NULL;
+    char error[ERROR_SIZE];
+    json_object *response;
+    int status = 200;
+    int rc;
+
+    if (svc->config.write_key == NULL) {
+        http_respond_json(request, 401,
+                          ingest_segment_error_response(
+                              "ingest is disabled: wharfd has no write key; start it with "
+                              "--write-key KEY (or write_key in its config file)"));
+        return;
+    }
+    if (read_body(request, INGEST_SEGMENT_BODY_MAX, &body, 1) != 0)
+        return;
+
+    ingest_result_init(&parsed);
+    rc = ingest_segment_parse(body.data, body.size, endpoint, now_ms(), &parsed, error,
+                              sizeof(error));
+
+    /* Authenticate before reporting anything about the body. */
+    if (write_key_check(svc->config.write_key, authorization, parsed.write_key, error,
+                        sizeof(error)) != 0) {
+        http_respond_json(request, 401, ingest_segment_error_response(error));
+        goto out;
+    }
+    if (rc == -ENOMEM) {
+        http_respond_json(request, 500, ingest_segment_error_response("out of memory"));
+        goto out;
+    }
+    if (rc != 0) {
+        http_respond_json(request, 400, ingest_segment_error_response(error));
+        goto out;
+    }
+
+    if (apply(svc, &parsed, &results) != 0) {
+        http_respond_json(request, 500, ingest_segment_error_response("out of memory"));
+        goto out;
+    }
+    response = ingest_segment_response(&parsed, &status);
+    if (response == NULL) {
+        http_respond_json(request, 500, ingest_segment_error_response("out of memory"));
+        goto out;
+    }
+    http_respond_json(request, status, response);
+
+out:
+    free(results);
+    ingest_result_clear(&parsed);
+    gzip_body_free(&body);
+}
+
+void api_ingest_identify(service *svc, http_request *request, const char *param)
+{
+    (void)param;
+    ingest_segment(svc, request, INGEST_SEGMENT_IDENTIFY);
+}
+
+void api_ingest_group(service *svc, http_request *request, const char *param)
+{
+    (void)param;
+    ingest_segment(svc, request, INGEST_SEGMENT_GROUP);
+}
+
+void api_ingest_track(service *svc, http_request *request, const char *param)
+{
+    (void)param;
+    ingest_segment(svc, request, INGEST_SEGMENT_TRACK);
+}
+
+void api_ingest_batch(service *svc, http_request *request, const char *param)
+{
+    (void)param;
+    ingest_segment(svc, request, INGEST_SEGMENT_BATCH);
+}
+
+/* True when the native body is the bulk form {"users": [...]}. */
+static int is_bulk(const gzip_body *body, ingest_native_kind kind)
+{
+    json_object *root = json_tokener_parse(body->data);
+    int bulk = root != NULL && json_object_is_type(root, json_type_object) &&
+               json_object_object_get_ex(root, kind == INGEST_NATIVE_USERS ? "users" : "accounts",
+                                         NULL);
+
+    json_object_put(root);
+    return bulk;
+}
+
+static void ingest_native(service *svc, http_request *request, ingest_native_kind kind)
+{
+    store_entity_kind entity_kind = kind == INGEST_NATIVE_USERS ? STORE_USERS : STORE_ACCOUNTS;
+    gzip_body body;
+    ingest_result parsed;
+    entity_result *results = NULL;
+    char error[ERROR_SIZE];
+    json_object *response;
+    json_object *list;
+    int rc;
+
+    if (read_body(request, NATIVE_BODY_MAX, &body, 0) != 0)
+        return;
+    ingest_result_init(&parsed);
+    rc = ingest_native_parse(body.data, body.size, kind, &parsed, error, sizeof(error));
+    if (rc != 0) {
+        http_respond_error(request, rc == -ENOMEM ? 500 : 400, "%s", error);
+        goto out;
+    }
+    if (apply(svc, &parsed, &results) != 0) {
+        http_respond_error(request, 500, "out of memory");
+        goto out;
+    }
+
+    /* One entity: answer with its view, or the reason it failed. */
+    if (!is_bulk(&body, kind)) {
+        const char *id;
+        uint32_t index;
+
+        if (parsed.count != 1 || !results[0].ok) {
+            http_respond_error(request, 400, "%s",
+                               parsed.count == 1 ? results[0].error : "entity rejected");
+            goto out;
+        }
+        id = entity_kind == STORE_USERS ? results[0].user_id : results[0].account_id;
+        index = entities_find_by_id(entities_set(svc->entities, entity_kind), id);
+        http_respond_json(request, 200, entities_to_json(svc->entities, entity_kind, index));
+        goto out;
+    }
+
+    /* Bulk: one result per input entity, in input order. */
+    list = json_object_new_array();
+    for (size_t i = 0; i < parsed.count; i++) {
+        json_object *item;
+
+        if (!results[i].ok)
+            continue;
+        item = json_object_new_object();
+        json_object_object_add(item, "index", json_object_new_int64((int64_t)parsed.indexes[i]));
+        json_object_object_add(item, "id",
+                               json_object_new_string(entity_kind == STORE_USERS
+                                                          ? results[i].user_id
+                                                          : results[i].account_id));
+        json_object_array_add(list, item);
+    }
+    response = json_object_new_object();
+    json_object_object_add(response, "accepted", list);
+    json_object_object_add(response, "rejected", json_object_get(parsed.rejected));
+    json_object_object_add(response, "warnings", json_object_get(parsed.warnings));
+    http_respond_json(request, 200, response);
+
+out:
+    free(results);
+    ingest_result_clear(&parsed);
+    gzip_body_free(&body);
+}
+
+void api_users_create(service *svc, http_request *request, const char *param)
+{
+    (void)param;
+    ingest_native(svc, request, INGEST_NATIVE_USERS);
+}
+
+void api_accounts_create(service *svc, http_request *request, const char *param)
+{
+    (void)param;
+    ingest_native(svc, request, INGEST_NATIVE_ACCOUNTS);
+}

@@ -1,0 +1,469 @@
+#include "attr_table.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attr_value.h"
+#include "name_table.h"
+#include "value_pool.h"
+
+/*
+ * The attributes of one entity: one allocation holding, for capacity
+ * slots, the name ids in ascending order, then one type byte per slot,
+ * then the 8-byte payloads. Keeping the name ids together lets a lookup
+ * binary-search them within one or two cache lines.
+ */
+typedef struct attr_record {
+    uint32_t count;
+    uint32_t capacity;
+} attr_record;
+
+/* Entities that exist but have no attributes share this record, so an
+ * empty entity costs no allocation. It is never written. */
+static attr_record empty_record = {0, 0};
+
+struct attr_table {
+    pthread_rwlock_t lock;
+    name_table *names;
+    value_pool *pool;
+    attr_record **records; /* by entity index; NULL when the index is free */
+    uint32_t count;        /* one past the highest index ever handed out */
+    uint32_t capacity;     /* of records */
+    uint32_t *free_indexes;
+    uint32_t free_count;
+    uint32_t free_capacity;
+    size_t record_bytes;
+};
+
+static size_t types_offset(uint32_t capacity)
+{
+    return sizeof(attr_record) + (size_t)capacity * sizeof(uint32_t);
+}
+
+static size_t payloads_offset(uint32_t capacity)
+{
+    size_t end_of_types = types_offset(capacity) + capacity;
+
+    return (end_of_types + 7) & ~(size_t)7;
+}
+
+static size_t record_size(uint32_t capacity)
+{
+    return payloads_offset(capacity) + (size_t)capacity * sizeof(attr_payload);
+}
+
+static uint32_t *record_names(const attr_record *record)
+{
+    return (uint32_t *)(record + 1);
+}
+
+static uint8_t *record_types(const attr_record *record)
+{
+    return (uint8_t *)record + types_offset(record->capacity);
+}
+
+static attr_payload *record_payloads(const attr_record *record)
+{
+    return (attr_payload *)((uint8_t *)record + payloads_offset(record->capacity));
+}
+
+/* The slot of name_id in record, or the slot where it would go (then
+ * *found is 0). */
+static uint32_t search(const attr_record *record, uint32_t name_id, int *found)
+{
+    const uint32_t *names = record_names(record);
+    uint32_t low = 0;
+    uint32_t high = record->count;
+
+    while (low < high) {
+        uint32_t middle = low + (high - low) / 2;
+
+        if (names[middle] < name_id)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    *found = low < record->count && names[low] == name_id;
+    return low;
+}
+
+attr_table *attr_table_create(void)
+{
+    attr_table *table = calloc(1, sizeof(attr_table));
+    pthread_rwlockattr_t attributes;
+
+    if (table == NULL)
+        return NULL;
+    table->names = name_table_create();
+    table->pool = value_pool_create();
+    if (table->names == NULL || table->pool == NULL) {
+        name_table_free(table->names);
+        value_pool_free(table->pool);
+        free(table);
+        return NULL;
+    }
+
+    /* Recomputation takes the read lock chunk after chunk on worker
+     * threads. With glibc's default reader preference, the loop thread's
+     * writes could wait for as long as the recomputation runs. */
+    pthread_rwlockattr_init(&attributes);
+    pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&table->lock, &attributes);
+    pthread_rwlockattr_destroy(&attributes);
+    return table;
+}
+
+void attr_table_free(attr_table *table)
+{
+    if (table == NULL)
+        return;
+    for (uint32_t index = 0; index < table->count; index++) {
+        if (table->records[index] != &empty_record)
+            free(table->records[index]);
+    }
+    /* The pool goes as a whole, so the records' references need no
+     * releasing one by one. */
+    value_pool_free(table->pool);
+    name_table_free(table->names);
+    free(table->records);
+    free(table->free_indexes);
+    pthread_rwlock_destroy(&table->lock);
+    free(table);
+}
+
+static int grow_records(attr_table *table)
+{
+    uint32_t capacity = table->capacity == 0 ? 1024 : table->capacity * 2;
+    attr_record **records;
+
+    if (table->capacity >= ATTR_NO_ENTITY / 2)
+        return -ENOMEM;
+    records = realloc(table->records, sizeof(attr_record *) * capacity);
+    if (records == NULL)
+        return -ENOMEM;
+    table->records = records;
+    table->capacity = capacity;
+    return 0;
+}
+
+uint32_t attr_table_add(attr_table *table)
+{
+    uint32_t index = ATTR_NO_ENTITY;
+
+    pthread_rwlock_wrlock(&table->lock);
+    if (table->free_count > 0) {
+        index = table->free_indexes[--table->free_count];
+    } else if (table->count < table->capacity || grow_records(table) == 0) {
+        index = table->count++;
+    }
+    if (index != ATTR_NO_ENTITY)
+        table->records[index] = &empty_record;
+    pthread_rwlock_unlock(&table->lock);
+    return index;
+}
+
+static void drop_record(attr_table *table, attr_record *record)
+{
+    if (record == &empty_record)
+        return;
+    table->record_bytes -= record_size(record->capacity);
+    free(record);
+}
+
+static void release_record(attr_table *table, attr_record *record)
+{
+    const uint8_t *types = record_types(record);
+    const attr_payload *payloads = record_payloads(record);
+
+    for (uint32_t slot = 0; slot < record->count; slot++) {
+        attr_value value = {(attr_type)types[slot], payloads[slot]};
+
+        value_pool_release_value(table->pool, &value);
+    }
+    drop_record(table, record);
+}
+
+void attr_table_remove(attr_table *table, uint32_t index)
+{
+    if (!attr_table_exists(table, index))
+        return;
+
+    pthread_rwlock_wrlock(&table->lock);
+    /* Reserve room first, so a failed allocation leaks an index rather
+     * than leaving the table inconsistent. */
+    if (table->free_count == table->free_capacity) {
+        uint32_t capacity = table->free_capacity == 0 ? 64 : table->free_capacity * 2;
+        uint32_t *indexes = realloc(table->free_indexes, sizeof(uint32_t) * capacity);
+
+        if (indexes != NULL) {
+            table->free_indexes = indexes;
+            table->free_capacity = capacity;
+        }
+    }
+    release_record(table, table->records[index]);
+    table->records[index] = NULL;
+    if (table->free_count < table->free_capacity)
+        table->free_indexes[table->free_count++] = index;
+    pthread_rwlock_unlock(&table->lock);
+}
+
+uint32_t attr_table_count(const attr_table *table)
+{
+    return table->count;
+}
+
+int attr_table_exists(const attr_table *table, uint32_t index)
+{
+    return index < table->count && table->records[index] != NULL;
+}
+
+uint32_t attr_table_intern_name(attr_table *table, const char *name)
+{
+    uint32_t id = name_table_find(table->names, name);
+
+    /* Only the loop thread interns, so the lookup above needs no lock;
+     * the insertion does, because readers may look names up meanwhile. */
+    if (id != NAME_NONE)
+        return id;
+    pthread_rwlock_wrlock(&table->lock);
+    id = name_table_intern(table->names, name);
+    pthread_rwlock_unlock(&table->lock);
+    return id;
+}
+
+/* Copy record into one with new_capacity slots, leaving a gap at slot gap
+ * when insert is set. Returns NULL when out of memory. */
+static attr_record *resize_record(attr_table *table, const attr_record *record,
+                                  uint32_t new_capacity, uint32_t gap, int insert)
+{
+    attr_record *resized = malloc(record_size(new_capacity));
+    uint32_t before = insert ? gap : record->count;
+    uint32_t after = record->count - before;
+
+    if (resized == NULL)
+        return NULL;
+    resized->count = record->count;
+    resized->capacity = new_capacity;
+
+    memcpy(record_names(resized), record_names(record), before * sizeof(uint32_t));
+    memcpy(record_types(resized), record_types(record), before);
+    memcpy(record_payloads(resized), record_payloads(record), before * sizeof(attr_payload));
+    memcpy(record_names(resized) + before + 1, record_names(record) + before,
+           after * sizeof(uint32_t));
+    memcpy(record_types(resized) + before + 1, record_types(record) + before, after);
+    memcpy(record_payloads(resized) + before + 1, record_payloads(record) + before,
+           after * sizeof(attr_payload));
+
+    table->record_bytes += record_size(new_capacity);
+    return resized;
+}
+
+/* Store value in a new slot at position slot. */
+static int insert_slot(attr_table *table, uint32_t index, uint32_t slot, uint32_t name_id,
+                       const attr_value *value)
+{
+    attr_record *record = table->records[index];
+
+    if (record->count == record->capacity) {
+        /* Grow by a quarter, at least 4 slots: entities gain attributes
+         * one at a time while they load. */
+        uint32_t grow_by = record->capacity / 4 < 4 ? 4 : record->capacity / 4;
+        attr_record *grown = resize_record(table, record, record->capacity + grow_by, slot, 1);
+
+        if (grown == NULL)
+            return -ENOMEM;
+        drop_record(table, record);
+        record = grown;
+        table->records[index] = record;
+    } else {
+        uint32_t after = record->count - slot;
+
+        memmove(record_names(record) + slot + 1, record_names(record) + slot,
+                after * sizeof(uint32_t));
+        memmove(record_types(record) + slot + 1, record_types(record) + slot, after);
+        memmove(record_payloads(record) + slot + 1, record_payloads(record) + slot,
+                after * sizeof(attr_payload));
+    }
+
+    record_names(record)[slot] = name_id;
+    record_types(record)[slot] = (uint8_t)value->type;
+    record_payloads(record)[slot] = value->payload;
+    record->count++;
+    return 0;
+}
+
+static void erase_slot(attr_table *table, uint32_t index, uint32_t slot)
+{
+    attr_record *record = table->records[index];
+    uint32_t after = record->count - slot - 1;
+    attr_record *shrunk;
+
+    memmove(record_names(record) + slot, record_names(record) + slot + 1,
+            after * sizeof(uint32_t));
+    memmove(record_types(record) + slot, record_types(record) + slot + 1, after);
+    memmove(record_payloads(record) + slot, record_payloads(record) + slot + 1,
+            after * sizeof(attr_payload));
+    record->count--;
+
+    /* Give memory back once at most half of the slots are used. */
+    if (record->count == 0) {
+        drop_record(table, record);
+        table->records[index] = &empty_record;
+    } else if (record->capacity > 4 && record->count * 2 <= record->capacity) {
+        shrunk = resize_record(table, record, (record->count + 3) & ~3u, 0, 0);
+        if (shrunk != NULL) {
+            drop_record(table, record);
+            table->records[index] = shrunk;
+        }
+    }
+}
+
+int attr_table_set(attr_table *table, uint32_t index, const char *name,
+                   const struct json_object *value)
+{
+    attr_value stored;
+    attr_value previous;
+    attr_record *record;
+    uint32_t name_id;
+    uint32_t slot;
+    int found;
+    int result = 0;
+
+    if (!attr_table_exists(table, index))
+        return -EINVAL;
+
+    pthread_rwlock_wrlock(&table->lock);
+    name_id = name_table_intern(table->names, name);
+    if (name_id == NAME_NONE) {
+        result = -ENOMEM;
+        goto out;
+    }
+    /* The new value is interned before the old one is released, so that
+     * setting a value again never frees and re-creates it. */
+    result = value_pool_intern_json_value(table->pool, value, &stored);
+    if (result != 0)
+        goto out;
+
+    record = table->records[index];
+    slot = search(record, name_id, &found);
+    if (found) {
+        previous.type = (attr_type)record_types(record)[slot];
+        previous.payload = record_payloads(record)[slot];
+        if (stored.type == ATTR_TYPE_NONE) {
+            erase_slot(table, index, slot);
+        } else {
+            record_types(record)[slot] = (uint8_t)stored.type;
+            record_payloads(record)[slot] = stored.payload;
+        }
+        value_pool_release_value(table->pool, &previous);
+    } else if (stored.type != ATTR_TYPE_NONE) {
+        result = insert_slot(table, index, slot, name_id, &stored);
+        if (result != 0)
+            value_pool_release_value(table->pool, &stored);
+    }
+
+out:
+    pthread_rwlock_unlock(&table->lock);
+    return result;
+}
+
+int attr_table_find(const attr_table *table, uint32_t index, uint32_t name_id,
+                    attr_value *value)
+{
+    const attr_record *record;
+    uint32_t slot;
+    int found;
+
+    if (index >= table->count || table->records[index] == NULL)
+        return 0;
+    if (index + 8 < table->count && table->records[index + 8] != NULL) {
+        __builtin_prefetch(table->records[index + 8]);
+        __builtin_prefetch((const char *)table->records[index + 8] + 64);
+    }
+    record = table->records[index];
+    slot = search(record, name_id, &found);
+    if (!found)
+        return 0;
+    value->type = (attr_type)record_types(record)[slot];
+    value->payload = record_payloads(record)[slot];
+    return 1;
+}
+
+static json_object *value_to_json(const attr_value *value)
+{
+    const pooled_value *pooled = value->payload.pooled;
+
+    switch (value->type) {
+    case ATTR_TYPE_BOOLEAN:
+        return json_object_new_boolean(value->payload.boolean != 0);
+    case ATTR_TYPE_INTEGER:
+        return json_object_new_int64(value->payload.integer);
+    case ATTR_TYPE_DOUBLE:
+        return json_object_new_double(value->payload.number);
+    case ATTR_TYPE_STRING:
+        return json_object_new_string_len(pooled->text, (int)pooled->length);
+    case ATTR_TYPE_ARRAY:
+    case ATTR_TYPE_OBJECT:
+        return json_tokener_parse(pooled->text);
+    case ATTR_TYPE_NONE:
+        break;
+    }
+    return NULL;
+}
+
+struct json_object *attr_table_get(const attr_table *table, uint32_t index, const char *name)
+{
+    uint32_t name_id = name_table_find(table->names, name);
+    attr_value value;
+
+    if (name_id == NAME_NONE || !attr_table_find(table, index, name_id, &value))
+        return NULL;
+    return value_to_json(&value);
+}
+
+struct json_object *attr_table_to_json(const attr_table *table, uint32_t index)
+{
+    const attr_record *record;
+    json_object *object;
+
+    if (!attr_table_exists(table, index))
+        return NULL;
+    object = json_object_new_object();
+    if (object == NULL)
+        return NULL;
+
+    record = table->records[index];
+    for (uint32_t slot = 0; slot < record->count; slot++) {
+        attr_value value = {(attr_type)record_types(record)[slot],
+                            record_payloads(record)[slot]};
+        json_object *member = value_to_json(&value);
+        const char *name = name_table_name(table->names, record_names(record)[slot]);
+
+        if (member == NULL || json_object_object_add(object, name, member) != 0) {
+            json_object_put(member);
+            json_object_put(object);
+            return NULL;
+        }
+    }
+    return object;
+}
+
+void attr_table_read_lock(attr_table *table)
+{
+    pthread_rwlock_rdlock(&table->lock);
+}
+
+void attr_table_read_unlock(attr_table *table)
+{
+    pthread_rwlock_unlock(&table->lock);
+}
+
+size_t attr_table_memory_bytes(const attr_table *table)
+{
+    return sizeof(*table) + (size_t)table->capacity * sizeof(attr_record *) +
+           (size_t)table->free_capacity * sizeof(uint32_t) + table->record_bytes +
+           name_table_memory_bytes(table->names) + value_pool_memory_bytes(table->pool);
+}

@@ -1,0 +1,61 @@
+/*
+ * Attributes of all entities of one type (users or accounts), held in
+ * memory in a compact form for segment evaluation: attribute names are
+ * interned to small integers, each entity's attributes are one packed
+ * allocation sorted by name id, and string values are interned in a shared
+ * pool (so one heap object per entity, never one per attribute).
+ *
+ * Entities are addressed by a dense index assigned by attr_table_add().
+ * Only the event loop thread writes. Worker threads that read many entities
+ * (segment recomputation) hold the read lock around each chunk they read;
+ * the loop thread reads without it.
+ */
+#ifndef WHARF_CORE_ATTR_TABLE_H
+#define WHARF_CORE_ATTR_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+#define ATTR_NO_ENTITY UINT32_MAX
+
+typedef struct attr_table attr_table;
+
+attr_table *attr_table_create(void);
+void attr_table_free(attr_table *table);
+
+/* A new entity with no attributes; returns its index, or ATTR_NO_ENTITY
+ * when out of memory. Indexes of removed entities are reused. */
+uint32_t attr_table_add(attr_table *table);
+void attr_table_remove(attr_table *table, uint32_t index);
+
+/* One past the highest index in use; recomputation iterates 0..count-1 and
+ * skips indexes for which attr_table_exists() is 0. */
+uint32_t attr_table_count(const attr_table *table);
+int attr_table_exists(const attr_table *table, uint32_t index);
+
+/* Set one attribute to a JSON value (scalar, array or object); value NULL
+ * unsets it. Returns 0 or -ENOMEM. */
+int attr_table_set(attr_table *table, uint32_t index, const char *name,
+                   const struct json_object *value);
+
+/* The attribute's value as a new json-c object (caller puts it); NULL when
+ * unset. A stored JSON null is returned as NULL too. */
+struct json_object *attr_table_get(const attr_table *table, uint32_t index,
+                                   const char *name);
+
+/* All attributes of the entity as a new JSON object. */
+struct json_object *attr_table_to_json(const attr_table *table, uint32_t index);
+
+/* Intern an attribute name; returns its id (stable for the table's life). */
+uint32_t attr_table_intern_name(attr_table *table, const char *name);
+
+/* Bulk-reader lock (see above). */
+void attr_table_read_lock(attr_table *table);
+void attr_table_read_unlock(attr_table *table);
+
+/* Bytes allocated for the table, its records and its string pool. */
+size_t attr_table_memory_bytes(const attr_table *table);
+
+#endif

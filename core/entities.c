@@ -1,0 +1,832 @@
+#include "entities.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "ids.h"
+#include "log.h"
+#include "segments.h"
+#include "service.h"
+
+static int64_t now_ms(void)
+{
+    struct timeval now;
+
+    gettimeofday(&now, NULL);
+    return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+}
+
+static void format_ms(int64_t ms, char text[TIMESTAMP_TEXT_SIZE])
+{
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm utc;
+    size_t length;
+
+    gmtime_r(&seconds, &utc);
+    length = strftime(text, TIMESTAMP_TEXT_SIZE, "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(text + length, TIMESTAMP_TEXT_SIZE - length, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Parse the "YYYY-MM-DDTHH:MM:SS.mmmZ" form this module writes. */
+static int64_t parse_ms(const char *text)
+{
+    struct tm utc;
+    int milliseconds = 0;
+
+    memset(&utc, 0, sizeof(utc));
+    if (text == NULL || sscanf(text, "%d-%d-%dT%d:%d:%d.%dZ", &utc.tm_year, &utc.tm_mon,
+                               &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec,
+                               &milliseconds) < 6)
+        return now_ms();
+    utc.tm_year -= 1900;
+    utc.tm_mon -= 1;
+    return (int64_t)timegm(&utc) * 1000 + milliseconds;
+}
+
+static int set_init(entity_set *set, store_entity_kind kind)
+{
+    memset(set, 0, sizeof(*set));
+    set->kind = kind;
+    set->attributes = attr_table_create();
+    set->pages = calloc(ENTITY_MAX_PAGES, sizeof(*set->pages));
+    string_map_init(&set->by_id);
+    string_map_init(&set->by_external_id);
+    string_map_init(&set->by_key_claim);
+    string_map_init(&set->by_anonymous_id);
+    return set->attributes != NULL && set->pages != NULL ? 0 : -ENOMEM;
+}
+
+static void record_clear(entity_record *record)
+{
+    free(record->external_id);
+    free(record->key_claim);
+    for (uint32_t i = 0; i < record->anonymous_count; i++)
+        free(record->anonymous_ids[i]);
+    free(record->anonymous_ids);
+    memset(record, 0, sizeof(*record));
+    record->account = ATTR_NO_ENTITY;
+    record->next_same_key = ATTR_NO_ENTITY;
+}
+
+static void set_free(entity_set *set)
+{
+    for (uint32_t i = 0; i < set->capacity; i++)
+        record_clear(entity_at(set, i));
+    for (uint32_t page = 0; set->pages != NULL && page < ENTITY_MAX_PAGES; page++)
+        free(set->pages[page]);
+    free(set->pages);
+    attr_table_free(set->attributes);
+    string_map_free(&set->by_id);
+    string_map_free(&set->by_external_id);
+    string_map_free(&set->by_key_claim);
+    string_map_free(&set->by_anonymous_id);
+}
+
+entities *entities_create(service *svc)
+{
+    entities *e = calloc(1, sizeof(*e));
+
+    if (e == NULL)
+        return NULL;
+    e->service = svc;
+    e->events = event_index_create();
+    if (set_init(&e->users, STORE_USERS) != 0 || set_init(&e->accounts, STORE_ACCOUNTS) != 0 ||
+        e->events == NULL) {
+        entities_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void entities_free(entities *e)
+{
+    if (e == NULL)
+        return;
+    set_free(&e->users);
+    set_free(&e->accounts);
+    event_index_free(e->events);
+    free(e);
+}
+
+entity_set *entities_set(entities *e, store_entity_kind kind)
+{
+    return kind == STORE_USERS ? &e->users : &e->accounts;
+}
+
+uint64_t entities_next_sequence(entities *e)
+{
+    return ++e->sequence;
+}
+
+uint32_t entities_find_by_id(const entity_set *set, const char *id)
+{
+    return string_map_get(&set->by_id, id);
+}
+
+/* Allocate the page that holds index. */
+static int reserve(entity_set *set, uint32_t index)
+{
+    uint32_t page = index >> ENTITY_PAGE_BITS;
+    entity_record *records;
+
+    if (index < set->capacity)
+        return 0;
+    if (page >= ENTITY_MAX_PAGES)
+        return -ENOMEM;
+    while (set->capacity <= index) {
+        page = set->capacity >> ENTITY_PAGE_BITS;
+        records = calloc(ENTITY_PAGE_SIZE, sizeof(*records));
+        if (records == NULL)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < ENTITY_PAGE_SIZE; i++) {
+            records[i].account = ATTR_NO_ENTITY;
+            records[i].next_same_key = ATTR_NO_ENTITY;
+        }
+        set->pages[page] = records;
+        set->capacity += ENTITY_PAGE_SIZE;
+    }
+    return 0;
+}
+
+/* A new, empty entity; id NULL generates one. */
+static uint32_t create_entity(entity_set *set, const char *id, int64_t created_ms)
+{
+    uint32_t index = attr_table_add(set->attributes);
+    entity_record *record;
+
+    if (index == ATTR_NO_ENTITY || reserve(set, index) != 0)
+        return ATTR_NO_ENTITY;
+    record = entity_at(set, index);
+    record_clear(record);
+    if (id != NULL)
+        snprintf(record->id, sizeof(record->id), "%s", id);
+    else
+        id_generate(record->id);
+    record->created_ms = created_ms;
+    record->updated_ms = created_ms;
+    string_map_put(&set->by_id, record->id, index);
+    set->count++;
+    return index;
+}
+
+/* Claims: the email or domain chain links all entities sharing it. */
+static void key_claim_link(entity_set *set, uint32_t index)
+{
+    entity_record *record = entity_at(set, index);
+    uint32_t head = string_map_get(&set->by_key_claim, record->key_claim);
+
+    record->next_same_key = ATTR_NO_ENTITY;
+    if (head == STRING_MAP_MISSING) {
+        string_map_put(&set->by_key_claim, record->key_claim, index);
+        return;
+    }
+    /* Append, so the oldest entity stays first and is found first. */
+    while ((*entity_at(set, head)).next_same_key != ATTR_NO_ENTITY)
+        head = (*entity_at(set, head)).next_same_key;
+    (*entity_at(set, head)).next_same_key = index;
+}
+
+static void key_claim_unlink(entity_set *set, uint32_t index)
+{
+    entity_record *record = entity_at(set, index);
+    uint32_t head;
+
+    if (record->key_claim == NULL)
+        return;
+    head = string_map_get(&set->by_key_claim, record->key_claim);
+    if (head == index) {
+        if (record->next_same_key == ATTR_NO_ENTITY)
+            string_map_remove(&set->by_key_claim, record->key_claim);
+        else
+            string_map_put(&set->by_key_claim, record->key_claim, record->next_same_key);
+    } else {
+        while (head != STRING_MAP_MISSING && head != ATTR_NO_ENTITY &&
+               (*entity_at(set, head)).next_same_key != index)
+            head = (*entity_at(set, head)).next_same_key;
+        if (head != STRING_MAP_MISSING && head != ATTR_NO_ENTITY)
+            (*entity_at(set, head)).next_same_key = record->next_same_key;
+    }
+    record->next_same_key = ATTR_NO_ENTITY;
+}
+
+static void set_key_claim(entity_set *set, uint32_t index, const char *value)
+{
+    entity_record *record = entity_at(set, index);
+
+    if (value == NULL || (record->key_claim != NULL && strcmp(record->key_claim, value) == 0))
+        return;
+    key_claim_unlink(set, index);
+    free(record->key_claim);
+    record->key_claim = strdup(value);
+    if (record->key_claim != NULL)
+        key_claim_link(set, index);
+}
+
+static void set_external_id(entity_set *set, uint32_t index, const char *value)
+{
+    entity_record *record = entity_at(set, index);
+
+    if (value == NULL || record->external_id != NULL)
+        return;
+    record->external_id = strdup(value);
+    if (record->external_id != NULL)
+        string_map_put(&set->by_external_id, value, index);
+}
+
+static void add_anonymous_id(entity_set *set, uint32_t index, const char *value)
+{
+    entity_record *record = entity_at(set, index);
+    char **grown;
+
+    if (value == NULL)
+        return;
+    for (uint32_t i = 0; i < record->anonymous_count; i++) {
+        if (strcmp(record->anonymous_ids[i], value) == 0)
+            return;
+    }
+    grown = realloc(record->anonymous_ids, (record->anonymous_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return;
+    record->anonymous_ids = grown;
+    grown[record->anonymous_count] = strdup(value);
+    if (grown[record->anonymous_count] == NULL)
+        return;
+    record->anonymous_count++;
+    string_map_put(&set->by_anonymous_id, value, index);
+}
+
+static void delete_entity(entity_set *set, uint32_t index)
+{
+    entity_record *record = entity_at(set, index);
+
+    string_map_remove(&set->by_id, record->id);
+    if (record->external_id != NULL)
+        string_map_remove(&set->by_external_id, record->external_id);
+    key_claim_unlink(set, index);
+    for (uint32_t i = 0; i < record->anonymous_count; i++) {
+        if (string_map_get(&set->by_anonymous_id, record->anonymous_ids[i]) == index)
+            string_map_remove(&set->by_anonymous_id, record->anonymous_ids[i]);
+    }
+    record_clear(record);
+    attr_table_remove(set->attributes, index);
+    set->count--;
+}
+
+/* Checks a domain claim: lower-case labels of letters, digits and '-',
+ * at least two labels, and an alphabetic top-level label of 2+ letters. */
+static int valid_domain(const char *domain)
+{
+    const char *last_dot = strrchr(domain, '.');
+    size_t label_length = 0;
+
+    if (last_dot == NULL || last_dot == domain || strlen(last_dot + 1) < 2)
+        return 0;
+    for (const char *p = last_dot + 1; *p != '\0'; p++) {
+        if (!isalpha((unsigned char)*p))
+            return 0;
+    }
+    for (const char *p = domain; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '.') {
+            if (label_length == 0)
+                return 0;
+            label_length = 0;
+            continue;
+        }
+        if (!(isalnum(c) || c == '-') || ++label_length > 63)
+            return 0;
+    }
+    return label_length > 0;
+}
+
+/* The lower-cased domain, or NULL (logged) when malformed. */
+static char *normalise_domain(const char *domain)
+{
+    char *copy = strdup(domain);
+
+    if (copy == NULL)
+        return NULL;
+    for (char *p = copy; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (!valid_domain(copy)) {
+        log_warn("domain claim \"%.100s\" is malformed and was ignored; a domain needs "
+                 "labels of letters, digits or '-' and a top-level part such as .com",
+                 domain);
+        free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+/* Move attributes, claims, events and the account link of from onto into;
+ * attributes already set on into win. Then delete from. */
+static void merge_entities(entities *e, entity_set *set, uint32_t from, uint32_t into)
+{
+    entity_record *source = entity_at(set, from);
+    entity_record *target = entity_at(set, into);
+    json_object *attributes = attr_table_to_json(set->attributes, from);
+    char now[TIMESTAMP_TEXT_SIZE];
+
+    json_object_object_foreach(attributes, name, value) {
+        json_object *existing = attr_table_get(set->attributes, into, name);
+        if (existing == NULL)
+            attr_table_set(set->attributes, into, name, value);
+        json_object_put(existing);
+    }
+    json_object_put(attributes);
+
+    for (uint32_t i = 0; i < source->anonymous_count; i++) {
+        char *anonymous_id = strdup(source->anonymous_ids[i]);
+        string_map_remove(&set->by_anonymous_id, anonymous_id);
+        add_anonymous_id(set, into, anonymous_id);
+        free(anonymous_id);
+        source = entity_at(set, from);
+        target = entity_at(set, into);
+    }
+    if (target->key_claim == NULL && source->key_claim != NULL) {
+        char *claim = strdup(source->key_claim);
+        key_claim_unlink(set, from);
+        free(source->key_claim);
+        source->key_claim = NULL;
+        set_key_claim(set, into, claim);
+        free(claim);
+    }
+    if (set->kind == STORE_USERS) {
+        if (target->account == ATTR_NO_ENTITY)
+            target->account = source->account;
+        event_index_merge(e->events, from, into);
+        e->service->store->ops->events_move(e->service->store, source->id, target->id);
+    }
+
+    timestamp_now(now);
+    e->service->store->ops->merge_record(e->service->store, set->kind, source->id, target->id,
+                                         now);
+    log_info("%s %s merged into %s", set->kind == STORE_USERS ? "user" : "account", source->id,
+             target->id);
+    segment_set_entity_removed(e->segments, set->kind, from, source->id);
+    e->service->store->ops->entity_delete(e->service->store, set->kind, source->id);
+    delete_entity(set, from);
+}
+
+static uint32_t lookup(const string_map *map, const char *key)
+{
+    uint32_t index = key != NULL ? string_map_get(map, key) : STRING_MAP_MISSING;
+    return index == STRING_MAP_MISSING ? ATTR_NO_ENTITY : index;
+}
+
+/* The first entity sharing this email or domain whose external_id is
+ * compatible with external_id (unset, or equal). */
+static uint32_t lookup_key_claim(const entity_set *set, const char *claim, const char *external_id)
+{
+    uint32_t index = lookup(&set->by_key_claim, claim);
+
+    while (index != ATTR_NO_ENTITY) {
+        const entity_record *record = entity_at(set, index);
+        if (external_id == NULL || record->external_id == NULL ||
+            strcmp(record->external_id, external_id) == 0)
+            return index;
+        index = record->next_same_key;
+    }
+    return ATTR_NO_ENTITY;
+}
+
+/* Resolve (and create when needed) the entity the claims name. *created is
+ * set when a new entity was made. Returns ATTR_NO_ENTITY with error set when
+ * the claims are empty. */
+static uint32_t resolve(entities *e, entity_set *set, const entity_claims *claims, int *created,
+                        char *error, size_t error_size)
+{
+    const char *external_id = claims->external_id;
+    const char *key_claim = set->kind == STORE_USERS ? claims->email : claims->domain;
+    char *domain = NULL;
+    uint32_t by_external;
+    uint32_t by_key;
+    uint32_t by_anonymous;
+    uint32_t target;
+
+    *created = 0;
+    if (set->kind == STORE_ACCOUNTS && key_claim != NULL) {
+        domain = normalise_domain(key_claim);
+        key_claim = domain;
+    }
+    if (external_id == NULL && key_claim == NULL && claims->anonymous_id == NULL) {
+        snprintf(error, error_size,
+                 set->kind == STORE_USERS
+                     ? "no usable claim: give external_id, email or anonymous_id"
+                     : "no usable claim: give external_id, a well-formed domain or anonymous_id");
+        free(domain);
+        return ATTR_NO_ENTITY;
+    }
+
+    by_external = lookup(&set->by_external_id, external_id);
+    by_key = key_claim != NULL ? lookup_key_claim(set, key_claim, external_id) : ATTR_NO_ENTITY;
+    by_anonymous = lookup(&set->by_anonymous_id, claims->anonymous_id);
+    /* An anonymous match that already has another external_id is someone else. */
+    if (by_anonymous != ATTR_NO_ENTITY && external_id != NULL &&
+        (*entity_at(set, by_anonymous)).external_id != NULL &&
+        strcmp((*entity_at(set, by_anonymous)).external_id, external_id) != 0)
+        by_anonymous = ATTR_NO_ENTITY;
+
+    if (by_external != ATTR_NO_ENTITY)
+        target = by_external;
+    else if (by_key != ATTR_NO_ENTITY)
+        target = by_key;
+    else if (by_anonymous != ATTR_NO_ENTITY)
+        target = by_anonymous;
+    else {
+        target = create_entity(set, NULL, now_ms());
+        if (target == ATTR_NO_ENTITY) {
+            snprintf(error, error_size, "out of memory");
+            free(domain);
+            return ATTR_NO_ENTITY;
+        }
+        *created = 1;
+    }
+
+    /* Claims that point at a second entity without an external_id fold it in. */
+    if (by_key != ATTR_NO_ENTITY && by_key != target && (*entity_at(set, by_key)).external_id == NULL)
+        merge_entities(e, set, by_key, target);
+    if (by_anonymous != ATTR_NO_ENTITY && by_anonymous != target &&
+        string_map_get(&set->by_anonymous_id, claims->anonymous_id) == by_anonymous &&
+        (*entity_at(set, by_anonymous)).external_id == NULL)
+        merge_entities(e, set, by_anonymous, target);
+
+    set_external_id(set, target, external_id);
+    set_key_claim(set, target, key_claim);
+    add_anonymous_id(set, target, claims->anonymous_id);
+    free(domain);
+    return target;
+}
+
+static int is_operation(json_object *value)
+{
+    json_object *operation;
+
+    return json_object_is_type(value, json_type_object) &&
+           json_object_object_get_ex(value, "operation", &operation) &&
+           json_object_is_type(operation, json_type_string) &&
+           json_object_object_length(value) <= 2;
+}
+
+static int is_number(json_object *value)
+{
+    return json_object_is_type(value, json_type_int) || json_object_is_type(value, json_type_double);
+}
+
+/* Apply attribute writes to one entity. Returns 0, or -1 with error naming
+ * the attribute (writes before it stay applied). */
+static int apply_attributes(entity_set *set, uint32_t index, json_object *writes, char *error,
+                            size_t error_size)
+{
+    if (writes == NULL)
+        return 0;
+    json_object_object_foreach(writes, name, value) {
+        json_object *operation;
+        json_object *operand = NULL;
+        const char *op = "set";
+
+        if (value == NULL) {
+            attr_table_set(set->attributes, index, name, NULL);
+            continue;
+        }
+        if (!is_operation(value)) {
+            attr_table_set(set->attributes, index, name, value);
+            continue;
+        }
+        json_object_object_get_ex(value, "operation", &operation);
+        json_object_object_get_ex(value, "value", &operand);
+        op = json_object_get_string(operation);
+
+        if (strcmp(op, "set") == 0) {
+            attr_table_set(set->attributes, index, name, operand);
+        } else if (strcmp(op, "setIfNull") == 0) {
+            json_object *existing = attr_table_get(set->attributes, index, name);
+            if (existing == NULL)
+                attr_table_set(set->attributes, index, name, operand);
+            json_object_put(existing);
+        } else if (strcmp(op, "inc") == 0 || strcmp(op, "dec") == 0) {
+            json_object *existing = attr_table_get(set->attributes, index, name);
+            json_object *result;
+            int sign = op[0] == 'i' ? 1 : -1;
+
+            if (!is_number(operand) || (existing != NULL && !is_number(existing))) {
+                snprintf(error, error_size,
+                         "attribute \"%.64s\": %s needs a number operand and a numeric (or "
+                         "unset) attribute",
+                         name, op);
+                json_object_put(existing);
+                return -1;
+            }
+            if ((existing == NULL || json_object_is_type(existing, json_type_int)) &&
+                json_object_is_type(operand, json_type_int))
+                result = json_object_new_int64(
+                    (existing != NULL ? json_object_get_int64(existing) : 0) +
+                    sign * json_object_get_int64(operand));
+            else
+                result = json_object_new_double(
+                    (existing != NULL ? json_object_get_double(existing) : 0.0) +
+                    sign * json_object_get_double(operand));
+            attr_table_set(set->attributes, index, name, result);
+            json_object_put(result);
+            json_object_put(existing);
+        } else {
+            snprintf(error, error_size,
+                     "attribute \"%.64s\": unknown operation \"%.32s\"; use set, setIfNull, "
+                     "inc or dec",
+                     name, op);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int save_entity(entities *e, entity_set *set, uint32_t index)
+{
+    entity_record *record = entity_at(set, index);
+    json_object *attributes = attr_table_to_json(set->attributes, index);
+    json_object *anonymous = json_object_new_array();
+    char created[TIMESTAMP_TEXT_SIZE];
+    char updated[TIMESTAMP_TEXT_SIZE];
+    const char *account_id = NULL;
+    store_entity_row row;
+    int rc;
+
+    for (uint32_t i = 0; i < record->anonymous_count; i++)
+        json_object_array_add(anonymous, json_object_new_string(record->anonymous_ids[i]));
+    if (set->kind == STORE_USERS && record->account != ATTR_NO_ENTITY)
+        account_id = (*entity_at(&e->accounts, record->account)).id;
+    format_ms(record->created_ms, created);
+    format_ms(record->updated_ms, updated);
+
+    row.id = record->id;
+    row.external_id = record->external_id;
+    row.key_claim = record->key_claim;
+    row.account_id = account_id;
+    row.anonymous_ids_json = json_object_to_json_string_ext(anonymous, JSON_C_TO_STRING_PLAIN);
+    row.attributes_json = json_object_to_json_string_ext(
+        attributes, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    row.created_at = created;
+    row.updated_at = updated;
+    rc = e->service->store->ops->entity_save(e->service->store, set->kind, &row);
+    json_object_put(attributes);
+    json_object_put(anonymous);
+    return rc;
+}
+
+/* Bookkeeping after an entity changed: timestamps, segments, the store. */
+static int touch(entities *e, entity_set *set, uint32_t index)
+{
+    (*entity_at(set, index)).updated_ms = now_ms();
+    (*entity_at(set, index)).change_sequence = entities_next_sequence(e);
+    segment_set_entity_changed(e->segments, set->kind, index);
+    return save_entity(e, set, index);
+}
+
+static void copy_id(char *out, size_t size, const entity_set *set, uint32_t index)
+{
+    snprintf(out, size, "%s", index != ATTR_NO_ENTITY ? (*entity_at(set, index)).id : "");
+}
+
+static int has_claims(const entity_claims *claims)
+{
+    return claims->external_id != NULL || claims->email != NULL || claims->domain != NULL ||
+           claims->anonymous_id != NULL;
+}
+
+/* Apply one change; fills result. */
+static void apply_one(entities *e, entity_change *change, entity_result *result)
+{
+    uint32_t user = ATTR_NO_ENTITY;
+    uint32_t account = ATTR_NO_ENTITY;
+    int created;
+    int user_changed = 0;
+
+    memset(result, 0, sizeof(*result));
+
+    if (change->kind == CHANGE_ACCOUNT || has_claims(&change->account)) {
+        account = resolve(e, &e->accounts, &change->account, &created, result->error,
+                          sizeof(result->error));
+        if (account == ATTR_NO_ENTITY && change->kind == CHANGE_ACCOUNT)
+            return;
+        if (account != ATTR_NO_ENTITY) {
+            json_object *writes = change->kind == CHANGE_ACCOUNT ? change->attributes
+                                                                 : change->account_attributes;
+            if (apply_attributes(&e->accounts, account, writes, result->error,
+                                 sizeof(result->error)) != 0)
+                return;
+            touch(e, &e->accounts, account);
+        }
+        /* A malformed domain never fails a user change: the link is skipped. */
+        result->error[0] = '\0';
+    }
+
+    if (change->kind != CHANGE_ACCOUNT || has_claims(&change->user)) {
+        user = resolve(e, &e->users, &change->user, &created, result->error, sizeof(result->error));
+        if (user == ATTR_NO_ENTITY)
+            return;
+        user_changed = created;
+        if (change->kind == CHANGE_USER) {
+            if (apply_attributes(&e->users, user, change->attributes, result->error,
+                                 sizeof(result->error)) != 0)
+                return;
+            user_changed = 1;
+        }
+        if (account != ATTR_NO_ENTITY && (*entity_at(&e->users, user)).account != account) {
+            (*entity_at(&e->users, user)).account = account;
+            user_changed = 1;
+        }
+        if (change->kind == CHANGE_EVENT) {
+            store_event_row row = {
+                .user_id = (*entity_at(&e->users, user)).id,
+                .event = change->event,
+                .properties_json = change->properties != NULL
+                                       ? json_object_to_json_string_ext(
+                                             change->properties,
+                                             JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                                       : "{}",
+                .timestamp_ms = change->timestamp_ms,
+                .message_id = change->message_id,
+            };
+            event_index_add(e->events, user, change->event, change->timestamp_ms);
+            e->service->store->ops->event_insert(e->service->store, &row);
+            user_changed = 1;
+        }
+        if (user_changed)
+            touch(e, &e->users, user);
+    }
+
+    result->ok = 1;
+    copy_id(result->user_id, sizeof(result->user_id), &e->users, user);
+    copy_id(result->account_id, sizeof(result->account_id), &e->accounts, account);
+}
+
+int entities_apply(entities *e, entity_change *changes, size_t count, entity_result *results)
+{
+    store *s = e->service->store;
+    int rc = s->ops->begin(s);
+
+    if (rc != 0) {
+        for (size_t i = 0; i < count; i++) {
+            memset(&results[i], 0, sizeof(results[i]));
+            snprintf(results[i].error, sizeof(results[i].error), "store unavailable: %.200s",
+                     store_error(s));
+        }
+        log_error("cannot apply %zu changes: %s", count, store_error(s));
+        return rc;
+    }
+    for (size_t i = 0; i < count; i++)
+        apply_one(e, &changes[i], &results[i]);
+
+    rc = s->ops->commit(s);
+    if (rc != 0) {
+        /* NOTE: memory already holds the changes; a restart reloads the
+         * store's state. */
+        s->ops->rollback(s);
+        log_error("cannot commit %zu changes: %s", count, store_error(s));
+        for (size_t i = 0; i < count; i++) {
+            results[i].ok = 0;
+            snprintf(results[i].error, sizeof(results[i].error), "store commit failed: %.200s",
+                     store_error(s));
+        }
+    }
+    return rc;
+}
+
+static json_object *string_or_null(const char *text)
+{
+    return text != NULL ? json_object_new_string(text) : NULL;
+}
+
+json_object *entities_to_json(entities *e, store_entity_kind kind, uint32_t index)
+{
+    entity_set *set = entities_set(e, kind);
+    entity_record *record = entity_at(set, index);
+    json_object *object = json_object_new_object();
+    json_object *anonymous = json_object_new_array();
+    char created[TIMESTAMP_TEXT_SIZE];
+    char updated[TIMESTAMP_TEXT_SIZE];
+
+    for (uint32_t i = 0; i < record->anonymous_count; i++)
+        json_object_array_add(anonymous, json_object_new_string(record->anonymous_ids[i]));
+    format_ms(record->created_ms, created);
+    format_ms(record->updated_ms, updated);
+
+    json_object_object_add(object, "id", json_object_new_string(record->id));
+    json_object_object_add(object, "external_id", string_or_null(record->external_id));
+    json_object_object_add(object, kind == STORE_USERS ? "email" : "domain",
+                           string_or_null(record->key_claim));
+    json_object_object_add(object, "anonymous_ids", anonymous);
+    if (kind == STORE_USERS)
+        json_object_object_add(object, "account_id",
+                               record->account != ATTR_NO_ENTITY
+                                   ? json_object_new_string((*entity_at(&e->accounts, record->account)).id)
+                                   : NULL);
+    json_object_object_add(object, "attributes", attr_table_to_json(set->attributes, index));
+    json_object_object_add(object, "segment_ids", segment_set_ids_of(e->segments, kind, index));
+    json_object_object_add(object, "created_at", json_object_new_string(created));
+    json_object_object_add(object, "updated_at", json_object_new_string(updated));
+    return object;
+}
+
+json_object *entities_account_users(entities *e, uint32_t account)
+{
+    json_object *users = json_object_new_array();
+
+    for (uint32_t i = 0; i < e->users.capacity; i++) {
+        if ((*entity_at(&e->users, i)).id[0] != '\0' && (*entity_at(&e->users, i)).account == account)
+            json_object_array_add(users, entities_to_json(e, STORE_USERS, i));
+    }
+    return users;
+}
+
+json_object *entities_lookup(entities *e, store_entity_kind kind, const char *claim,
+                             const char *value)
+{
+    entity_set *set = entities_set(e, kind);
+    json_object *list = json_object_new_array();
+    uint32_t index = ATTR_NO_ENTITY;
+
+    if (strcmp(claim, "external_id") == 0) {
+        index = lookup(&set->by_external_id, value);
+    } else if (strcmp(claim, "anonymous_id") == 0) {
+        index = lookup(&set->by_anonymous_id, value);
+    } else {
+        /* email or domain: every entity sharing it. */
+        char *normalised = kind == STORE_ACCOUNTS ? normalise_domain(value) : strdup(value);
+        for (index = normalised != NULL ? lookup(&set->by_key_claim, normalised) : ATTR_NO_ENTITY;
+             index != ATTR_NO_ENTITY; index = (*entity_at(set, index)).next_same_key)
+            json_object_array_add(list, entities_to_json(e, kind, index));
+        free(normalised);
+        return list;
+    }
+    if (index != ATTR_NO_ENTITY)
+        json_object_array_add(list, entities_to_json(e, kind, index));
+    return list;
+}
+
+/* Restore one stored entity into memory. */
+static int restore_entity(const store_entity_row *row, void *user_data)
+{
+    void **context = user_data;
+    entities *e = context[0];
+    entity_set *set = context[1];
+    uint32_t index = create_entity(set, row->id, parse_ms(row->created_at));
+    json_object *attributes;
+    json_object *anonymous;
+
+    if (index == ATTR_NO_ENTITY)
+        return -1;
+    (*entity_at(set, index)).updated_ms = parse_ms(row->updated_at);
+    set_external_id(set, index, row->external_id);
+    if (row->key_claim != NULL)
+        set_key_claim(set, index, row->key_claim);
+    anonymous = json_tokener_parse(row->anonymous_ids_json);
+    for (size_t i = 0; anonymous != NULL && i < json_object_array_length(anonymous); i++)
+        add_anonymous_id(set, index, json_object_get_string(json_object_array_get_idx(anonymous, i)));
+    json_object_put(anonymous);
+
+    attributes = json_tokener_parse(row->attributes_json);
+    if (attributes != NULL) {
+        json_object_object_foreach(attributes, name, value)
+            attr_table_set(set->attributes, index, name, value);
+    }
+    json_object_put(attributes);
+
+    if (set->kind == STORE_USERS && row->account_id != NULL)
+        (*entity_at(set, index)).account = lookup(&e->accounts.by_id, row->account_id);
+    return 0;
+}
+
+static int restore_event(const store_event_row *row, void *user_data)
+{
+    entities *e = user_data;
+    uint32_t user = lookup(&e->users.by_id, row->user_id);
+
+    if (user != ATTR_NO_ENTITY)
+        event_index_add(e->events, user, row->event, row->timestamp_ms);
+    return 0;
+}
+
+int entities_restore(entities *e, char *error, size_t error_size)
+{
+    store *s = e->service->store;
+    void *accounts_context[2] = {e, &e->accounts};
+    void *users_context[2] = {e, &e->users};
+
+    /* Accounts first, so that users can link to them. */
+    if (s->ops->entity_each(s, STORE_ACCOUNTS, restore_entity, accounts_context) != 0 ||
+        s->ops->entity_each(s, STORE_USERS, restore_entity, users_context) != 0 ||
+        s->ops->events_each(s, restore_event, e) != 0) {
+        snprintf(error, error_size, "cannot load customer data: %s", store_error(s));
+        return -1;
+    }
+    log_info("loaded %u users and %u accounts", e->users.count, e->accounts.count);
+    return 0;
+}

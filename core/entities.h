@@ -1,0 +1,114 @@
+/*
+ * Users and accounts: identity resolution, attribute writes, events and
+ * account links, kept in memory (claims, identity indexes, the compact
+ * attribute tables) and written through to the store.
+ *
+ * Identity rules. Users resolve by external_id, then email, then any
+ * anonymous_id; accounts by external_id, then domain, then anonymous_id.
+ * An external_id never changes once set: a call that brings a different
+ * external_id for a known email finds or creates that other user. An
+ * entity found only by anonymous_id (or email) that has no external_id
+ * adopts the one the call brings; when the call's claims point at two
+ * entities and one of them has no external_id, that one is merged into the
+ * other and the merge is recorded.
+ */
+#ifndef WHARF_CORE_ENTITIES_H
+#define WHARF_CORE_ENTITIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attr_table.h"
+#include "entity_change.h"
+#include "event_index.h"
+#include "store.h"
+#include "string_map.h"
+
+struct json_object;
+struct service;
+struct segment_set;
+
+typedef struct entity_record {
+    char id[40]; /* UUID text, "" for a free slot */
+    char *external_id;
+    char *key_claim; /* users: email; accounts: domain */
+    char **anonymous_ids;
+    uint32_t anonymous_count;
+    uint32_t account;        /* users: index of the linked account or ATTR_NO_ENTITY */
+    uint32_t next_same_key;  /* users: next user with the same email, or ATTR_NO_ENTITY */
+    int64_t created_ms;
+    int64_t updated_ms;
+    uint64_t change_sequence; /* entities_next_sequence() value of the last change */
+} entity_record;
+
+/* Records live in fixed pages that never move, so a segment recomputation
+ * on a worker thread can read them while the loop thread adds entities. */
+#define ENTITY_PAGE_BITS 12
+#define ENTITY_PAGE_SIZE (1u << ENTITY_PAGE_BITS)
+#define ENTITY_MAX_PAGES 65536u
+
+typedef struct entity_set {
+    store_entity_kind kind;
+    attr_table *attributes;
+    entity_record **pages; /* ENTITY_MAX_PAGES slots, allocated on demand */
+    uint32_t capacity;     /* records allocated: pages in use * ENTITY_PAGE_SIZE */
+    uint32_t count; /* live entities */
+    string_map by_id;
+    string_map by_external_id;
+    string_map by_key_claim; /* first entity with that email or domain */
+    string_map by_anonymous_id;
+} entity_set;
+
+static inline entity_record *entity_at(const entity_set *set, uint32_t index)
+{
+    return &set->pages[index >> ENTITY_PAGE_BITS][index & (ENTITY_PAGE_SIZE - 1)];
+}
+
+/* Outcome of one change, for the API response. */
+typedef struct entity_result {
+    int ok;
+    char error[256];
+    char user_id[40];    /* "" when none */
+    char account_id[40]; /* "" when none */
+} entity_result;
+
+typedef struct entities {
+    struct service *service;
+    entity_set users;
+    entity_set accounts;
+    event_index *events;
+    struct segment_set *segments;
+    uint64_t sequence;
+} entities;
+
+entities *entities_create(struct service *service);
+void entities_free(entities *e);
+
+/* Load every stored user, account and event into memory. */
+int entities_restore(entities *e, char *error, size_t error_size);
+
+/* Apply changes in order inside one store transaction. Each change gets a
+ * result; a failed change never stops its neighbours. Returns 0, or a
+ * negative code when the transaction itself failed (then every result says
+ * so and nothing was stored). */
+int entities_apply(entities *e, entity_change *changes, size_t count, entity_result *results);
+
+entity_set *entities_set(entities *e, store_entity_kind kind);
+
+/* Index of the entity with this id, or ATTR_NO_ENTITY. */
+uint32_t entities_find_by_id(const entity_set *set, const char *id);
+
+/* JSON view of one entity for the API. */
+struct json_object *entities_to_json(entities *e, store_entity_kind kind, uint32_t index);
+
+/* Users of an account, as an array of user JSON views. */
+struct json_object *entities_account_users(entities *e, uint32_t account);
+
+/* Indexes of the entities whose claim matches: external_id, email (users),
+ * domain (accounts) or anonymous_id. Returns a new JSON array of views. */
+struct json_object *entities_lookup(entities *e, store_entity_kind kind, const char *claim,
+                                    const char *value);
+
+uint64_t entities_next_sequence(entities *e);
+
+#endif
