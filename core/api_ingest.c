@@ -32,16 +32,23 @@ static int64_t now_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 }
 
-/* Inflate a gzip body or pass it through. Responds 400 and returns -1 on
+/* Inflate a gzip body or pass it through. Responds with status (400, or
+ * 401 for a Segment request not yet authenticated) and returns -1 on
  * failure. */
-static int read_body(http_request *request, size_t max_size, gzip_body *body, int segment_shape)
+static int read_body(http_request *request, size_t max_size, gzip_body *body, int segment_shape,
+                     int failure_status)
 {
     size_t size;
     const char *data = http_request_body(request, &size);
     char error[ERROR_SIZE];
 
     if (gzip_body_decode(body, data, size, max_size, error, sizeof(error)) != 0) {
-        if (segment_shape)
+        if (segment_shape && failure_status == 401)
+            http_respond_json(request, 401,
+                              ingest_segment_error_response(
+                                  "missing or wrong write key: send it as the user name of "
+                                  "HTTP Basic authentication"));
+        else if (segment_shape)
             http_respond_json(request, 400, ingest_segment_error_response(error));
         else
             http_respond_error(request, 400, "%s", error);
@@ -85,7 +92,10 @@ static void ingest_segment(service *svc, http_request *request, ingest_segment_e
                               "--write-key KEY (or write_key in its config file)"));
         return;
     }
-    if (read_body(request, INGEST_SEGMENT_BODY_MAX, &body, 1) != 0)
+    /* Without a valid Authorization header the key can only be in the body,
+     * so a body that cannot be read is unauthenticated. */
+    if (read_body(request, INGEST_SEGMENT_BODY_MAX, &body, 1,
+                  write_key_header_matches(svc->config.write_key, authorization) ? 400 : 401) != 0)
         return;
 
     ingest_result_init(&parsed);
@@ -171,7 +181,7 @@ static void ingest_native(service *svc, http_request *request, ingest_native_kin
     json_object *list;
     int rc;
 
-    if (read_body(request, NATIVE_BODY_MAX, &body, 0) != 0)
+    if (read_body(request, NATIVE_BODY_MAX, &body, 0, 400) != 0)
         return;
     ingest_result_init(&parsed);
     rc = ingest_native_parse(body.data, body.size, kind, &parsed, error, sizeof(error));

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ids.h"
+#include "ingest_claims.h"
 #include "log.h"
 #include "segments.h"
 #include "service.h"
@@ -758,8 +759,14 @@ json_object *entities_lookup(entities *e, store_entity_kind kind, const char *cl
     } else if (strcmp(claim, "anonymous_id") == 0) {
         index = lookup(&set->by_anonymous_id, value);
     } else {
-        /* email or domain: every entity sharing it. */
-        char *normalised = kind == STORE_ACCOUNTS ? normalise_domain(value) : strdup(value);
+        /* email or domain: every entity sharing it, in the normal form the
+         * ingest parsers store. */
+        char *normalised = NULL;
+
+        if (kind == STORE_ACCOUNTS)
+            normalised = normalise_domain(value);
+        else
+            ingest_claim_email(value, &normalised);
         for (index = normalised != NULL ? lookup(&set->by_key_claim, normalised) : ATTR_NO_ENTITY;
              index != ATTR_NO_ENTITY; index = (*entity_at(set, index)).next_same_key)
             json_object_array_add(list, entities_to_json(e, kind, index));

@@ -73,7 +73,7 @@ typedef struct entity_reader {
     ingest_native_kind kind;
     char *error; /* why the entity was rejected */
     size_t error_size;
-    char warning[256]; /* a part of a kept entity that was left out, or "" */
+    char warning[512]; /* a part of a kept entity that was left out, or "" */
 } entity_reader;
 
 /* Store one claim value (at path, such as "claims.email") in its normal form. */
@@ -312,7 +312,7 @@ int ingest_native_parse(const char *body, size_t size, ingest_native_kind kind,
         .kind = kind, .error = entity_error, .error_size = sizeof(entity_error)};
     int rc;
 
-    rc = ingest_result_init(result);
+    rc = ingest_result_prepare(result);
     if (rc < 0) {
         snprintf(error, error_size, "out of memory");
         return rc;
@@ -358,36 +358,4 @@ out:
         ingest_utf8_cut_invalid(error);
     json_object_put(root);
     return rc;
-}
-
-/* Add key: value to object, taking over the reference to value. */
-static bool add_owned(json_object *object, const char *key, json_object *value)
-{
-    if (value == NULL || json_object_object_add(object, key, value) < 0) {
-        json_object_put(value);
-        return false;
-    }
-    return true;
-}
-
-json_object *ingest_native_response(const ingest_result *result, int *status)
-{
-    json_object *response = json_object_new_object();
-    size_t rejected = ingest_result_rejected_count(result);
-
-    *status = result->input_count > 0 && rejected == result->input_count ? 400 : 200;
-    if (response == NULL)
-        return NULL;
-    if (!add_owned(response, "accepted", json_object_new_int64((int64_t)result->count)))
-        goto fail;
-    if (rejected > 0 && !add_owned(response, "rejected", json_object_get(result->rejected)))
-        goto fail;
-    if (json_object_array_length(result->warnings) > 0 &&
-        !add_owned(response, "warnings", json_object_get(result->warnings)))
-        goto fail;
-    return response;
-
-fail:
-    json_object_put(response);
-    return NULL;
 }

@@ -29,9 +29,9 @@ typedef enum ingest_native_kind {
     INGEST_NATIVE_ACCOUNTS   /* POST /api/v1/accounts -> CHANGE_ACCOUNT */
 } ingest_native_kind;
 
-/* Parse a request body (already inflated if it was gzip). Always fills
- * *result, which the caller clears with ingest_result_clear() whatever the
- * return.
+/* Parse a request body (already inflated if it was gzip). result is an
+ * empty result, zeroed (= {0}) or from ingest_result_init(); the caller
+ * clears it with ingest_result_clear() whatever the return.
  *
  * Returns 0 when the body was read: result contains the valid entities'
  * changes and, for a bulk body, {"index", "error"} for each rejected
@@ -41,11 +41,5 @@ typedef enum ingest_native_kind {
  * invalid. -ENOMEM (respond 500). */
 int ingest_native_parse(const char *body, size_t size, ingest_native_kind kind,
                         ingest_result *result, char *error, size_t error_size);
-
-/* The response to a bulk body that ingest_native_parse() read:
- * {"accepted": n, "rejected": [...], "warnings": [...]} (the arrays only
- * when not empty) with status 200, or 400 when the body held entities and
- * every one was rejected. Returns NULL when out of memory. */
-struct json_object *ingest_native_response(const ingest_result *result, int *status);
 
 #endif

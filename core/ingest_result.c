@@ -19,6 +19,14 @@ int ingest_result_init(ingest_result *result)
     return 0;
 }
 
+int ingest_result_prepare(ingest_result *result)
+{
+    if (result->rejected != NULL && result->warnings != NULL)
+        return 0;
+    ingest_result_clear(result);
+    return ingest_result_init(result);
+}
+
 void ingest_result_clear(ingest_result *result)
 {
     for (size_t i = 0; i < result->count; i++)

@@ -37,6 +37,10 @@ typedef struct ingest_result {
 /* Start an empty result. Returns 0 or -ENOMEM. */
 int ingest_result_init(ingest_result *result);
 
+/* Make result ready for a parser: a zeroed result (= {0}) is initialized,
+ * and one already initialized is left as it is. Returns 0 or -ENOMEM. */
+int ingest_result_prepare(ingest_result *result);
+
 /* Free everything the result owns and zero it. */
 void ingest_result_clear(ingest_result *result);
 

@@ -539,7 +539,7 @@ int ingest_segment_parse(const char *body, size_t size, ingest_segment_endpoint 
     int rc;
 
     warning[0] = '\0';
-    rc = ingest_result_init(result);
+    rc = ingest_result_prepare(result);
     if (rc < 0) {
         snprintf(error, error_size, "out of memory");
         return rc;

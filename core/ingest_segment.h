@@ -44,9 +44,10 @@ int ingest_segment_endpoint_from_path(const char *path, ingest_segment_endpoint 
 
 /* Parse a request body (already inflated if it was gzip) sent to endpoint.
  * received_at_ms is when the request arrived (Unix epoch ms), the last
- * fallback for an event's time. Always fills *result, which the caller
- * clears with ingest_result_clear() whatever the return; result->write_key
- * is set whenever the body is a JSON object with a "writeKey" string.
+ * fallback for an event's time. result is an empty result, zeroed (= {0})
+ * or from ingest_result_init(); the caller clears it with
+ * ingest_result_clear() whatever the return. result->write_key is set
+ * whenever the body is a JSON object with a "writeKey" string.
  *
  * Returns 0 when the body was read: result contains the changes of the valid
  * messages and, for /v1/batch, {"index", "error"} for each rejected one.

@@ -39,7 +39,7 @@ static int parse_batch(const char *body, ingest_result *result)
  * with an error containing expected. */
 static void assert_message_rejected(const char *message, const char *expected)
 {
-    ingest_result result;
+    ingest_result result = {0};
     char *body;
     const char *reason;
     json_object *item;
@@ -73,7 +73,7 @@ static const char *object_string(json_object *object, const char *key)
 
 static void identify_maps_claims_and_traits(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
     entity_change *change;
     json_object *address;
     json_object *value;
@@ -120,7 +120,7 @@ static void identify_maps_claims_and_traits(void **state)
 
 static void identify_without_traits(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_endpoint("{\"anonymousId\": \"anon-2\"}", INGEST_SEGMENT_IDENTIFY,
@@ -135,7 +135,7 @@ static void identify_without_traits(void **state)
 
 static void numeric_ids_become_decimal_text(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_batch("{\"batch\": ["
@@ -157,7 +157,7 @@ static void numeric_ids_become_decimal_text(void **state)
 
 static void empty_string_ids_count_as_absent(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_endpoint("{\"userId\": \"\", \"anonymousId\": \"a\"}",
@@ -175,7 +175,7 @@ static void empty_string_ids_count_as_absent(void **state)
 
 static void group_maps_account_and_user(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
     entity_change *change;
 
     (void)state;
@@ -200,7 +200,7 @@ static void group_maps_account_and_user(void **state)
 
 static void group_domain_wins_over_website(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_endpoint("{\"anonymousId\": \"a\", \"groupId\": \"g\", "
@@ -214,7 +214,7 @@ static void group_domain_wins_over_website(void **state)
 
 static void group_malformed_domain_only_warns(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
     json_object *warning;
 
     (void)state;
@@ -234,7 +234,7 @@ static void group_malformed_domain_only_warns(void **state)
 
 static void group_malformed_domain_falls_back_to_website(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_endpoint("{\"userId\": \"u\", \"groupId\": \"g\", "
@@ -248,7 +248,7 @@ static void group_malformed_domain_falls_back_to_website(void **state)
 
 static void track_maps_event(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
     entity_change *change;
     json_object *value;
 
@@ -304,7 +304,7 @@ static void track_time_fallbacks(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ingest_result result;
+        ingest_result result = {0};
 
         assert_int_equal(parse_batch(cases[i].body, &result), 0);
         if (result.count != 1)
@@ -319,7 +319,7 @@ static void track_time_fallbacks(void **state)
 
 static void batch_keeps_valid_and_reports_rejected(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
     json_object *item;
 
     (void)state;
@@ -420,7 +420,7 @@ static void bad_messages_rejected_with_reason(void **state)
 
 static void invalid_batch_sent_at_rejects_message_needing_it(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_batch("{\"sentAt\": 5, \"batch\": ["
@@ -482,7 +482,7 @@ static void other_scripts_preserved_byte_exact(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        ingest_result result;
+        ingest_result result = {0};
         char *body;
         json_object *value;
 
@@ -505,7 +505,7 @@ static void other_scripts_preserved_byte_exact(void **state)
 
 static void escaped_unicode_decoded_to_utf8(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_endpoint("{\"userId\": \"Jos\\u00e9 \\ud83d\\ude80\"}",
@@ -536,7 +536,7 @@ static void message_size_limit_is_32_kb(void **state)
 {
     char *at_limit = message_of_size(INGEST_SEGMENT_MESSAGE_MAX);
     char *over_limit = message_of_size(INGEST_SEGMENT_MESSAGE_MAX + 1);
-    ingest_result result;
+    ingest_result result = {0};
     char *body;
 
     (void)state;
@@ -566,7 +566,7 @@ static void body_over_500_kb_rejected_whole(void **state)
 {
     size_t size = INGEST_SEGMENT_BODY_MAX + 1;
     char *body = malloc(size + 1);
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_non_null(body);
@@ -592,7 +592,7 @@ static void batch_over_2500_messages_rejects_rest(void **state)
     size_t size = 16 + count * (sizeof(message) - 1);
     char *body = malloc(size);
     char *at = body;
-    ingest_result result;
+    ingest_result result = {0};
     json_object *item;
 
     (void)state;
@@ -615,7 +615,7 @@ static void batch_over_2500_messages_rejects_rest(void **state)
 
 static void ignored_types_accepted_without_change(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
     json_object *response;
     int status;
 
@@ -638,7 +638,7 @@ static void ignored_types_accepted_without_change(void **state)
 
 static void single_endpoint_checks_type(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_endpoint("{\"type\": \"track\", \"userId\": \"u\", \"event\": \"E\"}",
@@ -685,7 +685,7 @@ static void bad_bodies_rejected_whole(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ingest_result result;
+        ingest_result result = {0};
         int rc = parse_endpoint(cases[i].body, cases[i].endpoint, &result);
 
         if (rc != -EINVAL)
@@ -700,7 +700,7 @@ static void bad_bodies_rejected_whole(void **state)
 static void body_with_nul_byte_rejected(void **state)
 {
     static const char body[] = "{\"batch\": []}\0 ";
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(ingest_segment_parse(body, sizeof(body) - 1, INGEST_SEGMENT_BATCH,
@@ -710,9 +710,28 @@ static void body_with_nul_byte_rejected(void **state)
     ingest_result_clear(&result);
 }
 
-static void byte_order_mark_skipped(void **state)
+static void initialized_result_kept(void **state)
 {
     ingest_result result;
+    json_object *rejected;
+    json_object *warnings;
+
+    (void)state;
+    /* A caller may initialize the result first; the parser must use those
+     * arrays rather than replace (and leak) them. */
+    assert_int_equal(ingest_result_init(&result), 0);
+    rejected = result.rejected;
+    warnings = result.warnings;
+    assert_int_equal(parse_batch("{\"batch\": [{\"type\": \"identify\"}]}", &result), 0);
+    assert_ptr_equal(result.rejected, rejected);
+    assert_ptr_equal(result.warnings, warnings);
+    assert_int_equal(json_object_array_length(rejected), 1);
+    ingest_result_clear(&result);
+}
+
+static void byte_order_mark_skipped(void **state)
+{
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_endpoint("\xEF\xBB\xBF{\"userId\": \"u\"}", INGEST_SEGMENT_IDENTIFY,
@@ -731,7 +750,7 @@ static void byte_order_mark_skipped(void **state)
 
 static void write_key_read_from_invalid_body(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
 
     (void)state;
     assert_int_equal(parse_batch("{\"writeKey\": \"secret\", \"batch\": 5}", &result), -EINVAL);
@@ -745,7 +764,7 @@ static void write_key_read_from_invalid_body(void **state)
 
 static void responses_for_batch_outcomes(void **state)
 {
-    ingest_result result;
+    ingest_result result = {0};
     json_object *response;
     json_object *value;
     int status;
@@ -1003,7 +1022,7 @@ static void long_unicode_names_cut_cleanly_in_errors(void **state)
      * message buffer keeps; the cut must not split a character. */
     char key[201];
     char *message;
-    ingest_result result;
+    ingest_result result = {0};
     const char *reason;
 
     (void)state;
@@ -1051,6 +1070,7 @@ int main(void)
         cmocka_unit_test(single_endpoint_checks_type),
         cmocka_unit_test(bad_bodies_rejected_whole),
         cmocka_unit_test(body_with_nul_byte_rejected),
+        cmocka_unit_test(initialized_result_kept),
         cmocka_unit_test(byte_order_mark_skipped),
         cmocka_unit_test(write_key_read_from_invalid_body),
         cmocka_unit_test(responses_for_batch_outcomes),
