@@ -4,12 +4,13 @@
  * recomputation, so it never allocates, never parses JSON and compares
  * strings by hash before comparing bytes.
  *
- * Type rules (docs/segments.md has them for operators):
+ * Type rules (docs/segments.md states them in full):
  *  - integers and doubles compare as numbers, exactly, even mixed;
  *  - strings compare byte by byte (code point order for valid UTF-8), or
  *    after simple case folding when the condition is case-insensitive;
  *  - ordering a date string against a date operand compares instants;
- *  - a value of another type than the operand never matches;
+ *  - a value of another type than the operand never equals it or orders
+ *    against it;
  *  - on an array attribute a condition matches when any element matches;
  *  - neq, nin and missing are the negations of eq, in and exists, so they
  *    match entities without the attribute.

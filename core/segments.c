@@ -241,7 +241,12 @@ static void recompute_on_thread(uv_work_t *work)
     segment_set *set = job->set;
     struct entities *e = set->entities;
     entity_set *entities = entities_set(e, kind_of(job->segment));
-    uint32_t count = attr_table_count(entities->attributes);
+    uint32_t count;
+
+    /* The loop thread adds entities under the write lock. */
+    attr_table_read_lock(entities->attributes);
+    count = attr_table_count(entities->attributes);
+    attr_table_read_unlock(entities->attributes);
 
     job->words = count / 64 + 1;
     job->members = calloc(job->words, sizeof(*job->members));

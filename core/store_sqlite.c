@@ -600,7 +600,11 @@ int store_open_sqlite(const char *data_dir, store **out, char *error, size_t err
         rc = sqlite3_exec(s->db,
                           "PRAGMA journal_mode = WAL;"
                           "PRAGMA synchronous = NORMAL;"
-                          "PRAGMA foreign_keys = ON;",
+                          "PRAGMA foreign_keys = ON;"
+                          /* 64 MiB of page cache and reads through mmap keep
+                           * ingest's index look-ups off pread(2). */
+                          "PRAGMA cache_size = -65536;"
+                          "PRAGMA mmap_size = 268435456;",
                           NULL, NULL, &message);
     umask(old_mask);
     if (rc != SQLITE_OK) {
