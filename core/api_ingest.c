@@ -229,6 +229,14 @@ static void ingest_native(service *svc, http_request *request, ingest_native_kin
     json_object_object_add(response, "accepted", list);
     json_object_object_add(response, "rejected", json_object_get(parsed.rejected));
     json_object_object_add(response, "warnings", json_object_get(parsed.warnings));
+    /* A bulk body none of whose entities could be used is a client error. */
+    if (json_object_array_length(list) == 0 && parsed.input_count > 0) {
+        json_object_object_add(response, "error",
+                               json_object_new_string("every entity in the body was rejected; "
+                                                      "\"rejected\" gives the reason for each"));
+        http_respond_json(request, 400, response);
+        goto out;
+    }
     http_respond_json(request, 200, response);
 
 out:

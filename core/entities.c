@@ -373,6 +373,9 @@ static void merge_entities(entities *e, entity_set *set, uint32_t from, uint32_t
              target->id);
     segment_set_entity_removed(e->segments, set->kind, from, source->id);
     e->service->store->ops->entity_delete(e->service->store, set->kind, source->id);
+    /* The merged entity's pending update would name a reusable index. */
+    if (source->pending != 0)
+        e->updates[source->pending - 1].index = ATTR_NO_ENTITY;
     delete_entity(set, from);
 }
 
@@ -466,6 +469,83 @@ static uint32_t resolve(entities *e, entity_set *set, const entity_claims *claim
     return target;
 }
 
+static void update_clear(entity_update *update)
+{
+    json_object_put(update->attributes);
+    json_object_put(update->segments_entered);
+    json_object_put(update->segments_left);
+    free(update->previous_account_id);
+    memset(update, 0, sizeof(*update));
+}
+
+entity_update *entities_update_of(entities *e, store_entity_kind kind, uint32_t index)
+{
+    entity_record *record = entity_at(entities_set(e, kind), index);
+    entity_update *update;
+
+    if (record->pending != 0)
+        return &e->updates[record->pending - 1];
+    if (e->update_count == e->update_capacity) {
+        size_t capacity = e->update_capacity == 0 ? 64 : e->update_capacity * 2;
+        entity_update *grown = realloc(e->updates, capacity * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        e->updates = grown;
+        e->update_capacity = capacity;
+    }
+    update = &e->updates[e->update_count++];
+    memset(update, 0, sizeof(*update));
+    update->kind = kind;
+    update->index = index;
+    update->attributes = json_object_new_object();
+    update->segments_entered = json_object_new_array();
+    update->segments_left = json_object_new_array();
+    record->pending = (uint32_t)e->update_count;
+    return update;
+}
+
+void entities_set_update_hook(entities *e, entities_update_fn fn, void *user_data)
+{
+    e->on_update = fn;
+    e->on_update_data = user_data;
+}
+
+/* Record name going from old to new (either may be NULL for unset); an
+ * attribute that ends where it started is dropped. */
+static void note_attribute(entity_update *update, const char *name, json_object *old,
+                           json_object *new_value)
+{
+    json_object *pair;
+
+    if (update == NULL)
+        return;
+    if (json_object_object_get_ex(update->attributes, name, &pair)) {
+        json_object_array_put_idx(pair, 1, json_object_get(new_value));
+        if (json_object_equal(json_object_array_get_idx(pair, 0), new_value))
+            json_object_object_del(update->attributes, name);
+        return;
+    }
+    if (json_object_equal(old, new_value))
+        return;
+    pair = json_object_new_array_ext(2);
+    json_object_array_add(pair, json_object_get(old));
+    json_object_array_add(pair, json_object_get(new_value));
+    json_object_object_add(update->attributes, name, pair);
+}
+
+void entities_deliver_updates(entities *e, int committed)
+{
+    if (committed && e->on_update != NULL && e->update_count > 0)
+        e->on_update(e->on_update_data, e->updates, e->update_count);
+    for (size_t i = 0; i < e->update_count; i++) {
+        entity_set *set = entities_set(e, e->updates[i].kind);
+        if (e->updates[i].index != ATTR_NO_ENTITY && e->updates[i].index < set->capacity)
+            entity_at(set, e->updates[i].index)->pending = 0;
+        update_clear(&e->updates[i]);
+    }
+    e->update_count = 0;
+}
+
 static int is_operation(json_object *value)
 {
     json_object *operation;
@@ -483,8 +563,21 @@ static int is_number(json_object *value)
 
 /* Apply attribute writes to one entity. Returns 0, or -1 with error naming
  * the attribute (writes before it stay applied). */
-static int apply_attributes(entity_set *set, uint32_t index, json_object *writes, char *error,
-                            size_t error_size)
+/* Set one attribute and note the change. value NULL unsets. */
+static void write_attribute(entity_set *set, uint32_t index, entity_update *update,
+                            const char *name, json_object *value)
+{
+    json_object *old = update != NULL ? attr_table_get(set->attributes, index, name) : NULL;
+
+    attr_table_set(set->attributes, index, name, value);
+    note_attribute(update, name, old, value);
+    json_object_put(old);
+}
+
+/* Apply attribute writes to one entity. Returns 0, or -1 with error naming
+ * the attribute (writes before it stay applied). */
+static int apply_attributes(entity_set *set, uint32_t index, entity_update *update,
+                            json_object *writes, char *error, size_t error_size)
 {
     if (writes == NULL)
         return 0;
@@ -493,12 +586,8 @@ static int apply_attributes(entity_set *set, uint32_t index, json_object *writes
         json_object *operand = NULL;
         const char *op = "set";
 
-        if (value == NULL) {
-            attr_table_set(set->attributes, index, name, NULL);
-            continue;
-        }
-        if (!is_operation(value)) {
-            attr_table_set(set->attributes, index, name, value);
+        if (value == NULL || !is_operation(value)) {
+            write_attribute(set, index, update, name, value);
             continue;
         }
         json_object_object_get_ex(value, "operation", &operation);
@@ -506,11 +595,11 @@ static int apply_attributes(entity_set *set, uint32_t index, json_object *writes
         op = json_object_get_string(operation);
 
         if (strcmp(op, "set") == 0) {
-            attr_table_set(set->attributes, index, name, operand);
+            write_attribute(set, index, update, name, operand);
         } else if (strcmp(op, "setIfNull") == 0) {
             json_object *existing = attr_table_get(set->attributes, index, name);
             if (existing == NULL)
-                attr_table_set(set->attributes, index, name, operand);
+                write_attribute(set, index, update, name, operand);
             json_object_put(existing);
         } else if (strcmp(op, "inc") == 0 || strcmp(op, "dec") == 0) {
             json_object *existing = attr_table_get(set->attributes, index, name);
@@ -534,7 +623,7 @@ static int apply_attributes(entity_set *set, uint32_t index, json_object *writes
                 result = json_object_new_double(
                     (existing != NULL ? json_object_get_double(existing) : 0.0) +
                     sign * json_object_get_double(operand));
-            attr_table_set(set->attributes, index, name, result);
+            write_attribute(set, index, update, name, result);
             json_object_put(result);
             json_object_put(existing);
         } else {
@@ -606,6 +695,7 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
 {
     uint32_t user = ATTR_NO_ENTITY;
     uint32_t account = ATTR_NO_ENTITY;
+    entity_update *update;
     int created;
     int user_changed = 0;
 
@@ -619,7 +709,10 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
         if (account != ATTR_NO_ENTITY) {
             json_object *writes = change->kind == CHANGE_ACCOUNT ? change->attributes
                                                                  : change->account_attributes;
-            if (apply_attributes(&e->accounts, account, writes, result->error,
+            update = entities_update_of(e, STORE_ACCOUNTS, account);
+            if (update != NULL && created)
+                update->is_new = 1;
+            if (apply_attributes(&e->accounts, account, update, writes, result->error,
                                  sizeof(result->error)) != 0)
                 return;
             touch(e, &e->accounts, account);
@@ -632,20 +725,31 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
         user = resolve(e, &e->users, &change->user, &created, result->error, sizeof(result->error));
         if (user == ATTR_NO_ENTITY)
             return;
+        update = entities_update_of(e, STORE_USERS, user);
+        if (update != NULL && created)
+            update->is_new = 1;
         user_changed = created;
         if (change->kind == CHANGE_USER) {
-            if (apply_attributes(&e->users, user, change->attributes, result->error,
+            if (apply_attributes(&e->users, user, update, change->attributes, result->error,
                                  sizeof(result->error)) != 0)
                 return;
             user_changed = 1;
         }
-        if (account != ATTR_NO_ENTITY && (*entity_at(&e->users, user)).account != account) {
-            (*entity_at(&e->users, user)).account = account;
+        if (account != ATTR_NO_ENTITY && entity_at(&e->users, user)->account != account) {
+            uint32_t previous = entity_at(&e->users, user)->account;
+
+            if (update != NULL && !update->account_changed) {
+                update->account_changed = 1;
+                update->previous_account_id =
+                    previous != ATTR_NO_ENTITY ? strdup(entity_at(&e->accounts, previous)->id)
+                                               : NULL;
+            }
+            entity_at(&e->users, user)->account = account;
             user_changed = 1;
         }
         if (change->kind == CHANGE_EVENT) {
             store_event_row row = {
-                .user_id = (*entity_at(&e->users, user)).id,
+                .user_id = entity_at(&e->users, user)->id,
                 .event = change->event,
                 .properties_json = change->properties != NULL
                                        ? json_object_to_json_string_ext(
@@ -657,6 +761,8 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
             };
             event_index_add(e->events, user, change->event, change->timestamp_ms);
             e->service->store->ops->event_insert(e->service->store, &row);
+            if (update != NULL)
+                update->events_added++;
             user_changed = 1;
         }
         if (user_changed)
@@ -686,6 +792,7 @@ int entities_apply(entities *e, entity_change *changes, size_t count, entity_res
         apply_one(e, &changes[i], &results[i]);
 
     rc = s->ops->commit(s);
+    entities_deliver_updates(e, rc == 0);
     if (rc != 0) {
         /* NOTE: memory already holds the changes; a restart reloads the
          * store's state. */

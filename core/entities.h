@@ -39,6 +39,7 @@ typedef struct entity_record {
     int64_t created_ms;
     int64_t updated_ms;
     uint64_t change_sequence; /* entities_next_sequence() value of the last change */
+    uint32_t pending;         /* 1 + slot in entities.updates during a transaction, or 0 */
 } entity_record;
 
 /* Records live in fixed pages that never move, so a segment recomputation
@@ -64,6 +65,27 @@ static inline entity_record *entity_at(const entity_set *set, uint32_t index)
     return &set->pages[index >> ENTITY_PAGE_BITS][index & (ENTITY_PAGE_SIZE - 1)];
 }
 
+/* What changed on one entity in one entities_apply() call, delivered to
+ * the update hook after the transaction committed. Several changes to the
+ * same entity in one call are folded into one update: an attribute keeps
+ * its first old value and its last new one. The objects belong to the
+ * update and are freed after the hook returns (take a reference to keep
+ * them). */
+typedef struct entity_update {
+    store_entity_kind kind;
+    uint32_t index;
+    int is_new;
+    struct json_object *attributes;       /* {"name": [old, new]} */
+    struct json_object *segments_entered; /* segment ids */
+    struct json_object *segments_left;    /* segment ids */
+    /* Users: the account link changed; previous account id or NULL. */
+    int account_changed;
+    char *previous_account_id;
+    unsigned events_added;
+} entity_update;
+
+typedef void (*entities_update_fn)(void *user_data, const entity_update *updates, size_t count);
+
 /* Outcome of one change, for the API response. */
 typedef struct entity_result {
     int ok;
@@ -79,6 +101,12 @@ typedef struct entities {
     event_index *events;
     struct segment_set *segments;
     uint64_t sequence;
+    /* Updates of the transaction in progress. */
+    entity_update *updates;
+    size_t update_count;
+    size_t update_capacity;
+    entities_update_fn on_update; /* NULL when nothing listens */
+    void *on_update_data;
 } entities;
 
 entities *entities_create(struct service *service);
@@ -110,5 +138,18 @@ struct json_object *entities_lookup(entities *e, store_entity_kind kind, const c
                                     const char *value);
 
 uint64_t entities_next_sequence(entities *e);
+
+/* The pending update of an entity in the current transaction, created on
+ * first use; NULL when out of memory. Segments record membership changes
+ * through it. */
+entity_update *entities_update_of(entities *e, store_entity_kind kind, uint32_t index);
+
+/* Pass the pending updates to the hook when committed is non-zero, then
+ * forget them. entities_apply() calls it; so does anything else that
+ * changes entities or memberships inside its own transaction. */
+void entities_deliver_updates(entities *e, int committed);
+
+/* Ask for every committed update to be passed to fn. */
+void entities_set_update_hook(entities *e, entities_update_fn fn, void *user_data);
 
 #endif

@@ -160,6 +160,7 @@ static const char *entity_id(segment_set *set, const segment *s, uint32_t index)
 static void change_membership(segment_set *set, segment *s, uint32_t index, int member)
 {
     store *st = set->service->store;
+    entity_update *update;
 
     if (member_put(s, index, member) != 0) {
         log_error("segment %s: out of memory recording a member", s->id);
@@ -170,6 +171,10 @@ static void change_membership(segment_set *set, segment *s, uint32_t index, int 
     else
         s->size--;
     st->ops->membership_set(st, s->id, entity_id(set, s, index), member);
+    update = entities_update_of(set->entities, kind_of(s), index);
+    if (update != NULL)
+        json_object_array_add(member ? update->segments_entered : update->segments_left,
+                              json_object_new_string(s->id));
     log_debug("segment %s: %s %s %s", s->id, s->type == SEGMENT_USERS ? "user" : "account",
               entity_id(set, s, index), member ? "entered" : "left");
 }
@@ -356,6 +361,9 @@ static void recompute_done(uv_work_t *work, int status)
     if (st->ops->commit(st) != 0) {
         st->ops->rollback(st);
         log_error("segment %s: cannot store memberships: %s", s->id, store_error(st));
+        entities_deliver_updates(set->entities, 0);
+    } else {
+        entities_deliver_updates(set->entities, 1);
     }
 
     if (s->computing == 0) {

@@ -74,7 +74,7 @@ typedef struct store_ops {
     int (*event_insert)(store *store, const store_event_row *row);
     /* Give every event of from_user to into_user (identity merge). */
     int (*events_move)(store *store, const char *from_user, const char *into_user);
-    /* Events of one user, newest first, at most limit. */
+    /* Events of one user, latest event time first, at most limit. */
     int (*events_of_user)(store *store, const char *user_id, unsigned limit,
                           store_event_fn fn, void *user_data);
     /* Every event in insertion order (to rebuild the in-memory index). */

@@ -94,7 +94,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  timestamp_ms INTEGER NOT NULL,"
     "  message_id TEXT"
     ");"
-    "CREATE INDEX events_user ON events (user_id, sequence);"
+    "CREATE INDEX events_user ON events (user_id, timestamp_ms, sequence);"
     "CREATE TABLE merges ("
     "  sequence INTEGER PRIMARY KEY,"
     "  kind TEXT NOT NULL,"
@@ -379,7 +379,7 @@ static int events_of_user(store *base, const char *user_id, unsigned limit, stor
 
     if (sqlite3_prepare_v2(s->db,
                            "SELECT sequence, user_id, event, properties, timestamp_ms, message_id "
-                           "FROM events WHERE user_id = ?1 ORDER BY sequence DESC LIMIT ?2",
+                           "FROM events WHERE user_id = ?1 ORDER BY timestamp_ms DESC, sequence DESC LIMIT ?2",
                            -1, &statement, NULL) != SQLITE_OK)
         return fail(s, "cannot list events");
     sqlite3_bind_text(statement, 1, user_id, -1, SQLITE_STATIC);

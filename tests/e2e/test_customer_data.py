@@ -407,16 +407,19 @@ class BadInputTest(CustomerDataTestCase):
     def test_segment_bad_bodies(self):
         good = compact_json({"batch": [{"type": "identify", "userId": "seg-bad"}]})
         cases = [
-            ("malformed JSON", b'{"batch": [', "JSON"),
-            ("batch not an array", b'{"batch": {"type": "identify"}}', "batch"),
-            ("invalid UTF-8 outside messages",
-             b'{"batch": [], "context": {"library": "x\xff"}}', "UTF-8"),
-            ("truncated gzip", gzip.compress(good)[:-6], "invalid gzip body"),
-            ("bytes after gzip", gzip.compress(good) + b"junk", "invalid gzip body"),
+            ("malformed JSON", "/v1/batch", b'{"batch": [', "JSON"),
+            ("batch not an array", "/v1/batch", b'{"batch": {"type": "identify"}}', "batch"),
+            ("invalid UTF-8", "/v1/identify",
+             b'{"userId": "seg-bad", "traits": {"name": "x\xff"}}', "UTF-8"),
+            ("wrong type for endpoint", "/v1/identify",
+             b'{"type": "track", "userId": "seg-bad", "event": "E"}', "track"),
+            ("truncated gzip", "/v1/batch", gzip.compress(good)[:-6], "invalid gzip body"),
+            ("bytes after gzip", "/v1/batch", gzip.compress(good) + b"junk",
+             "invalid gzip body"),
         ]
-        for name, body, error_part in cases:
+        for name, path, body, error_part in cases:
             with self.subTest(case=name):
-                status, response = segment_call(self.service, "/v1/batch", body)
+                status, response = segment_call(self.service, path, body)
                 self.assertEqual(status, 400, response)
                 self.assertEqual(response.get("success"), False, response)
                 self.assertIn(error_part, response["error"])
@@ -465,7 +468,7 @@ class BadInputTest(CustomerDataTestCase):
         one_user(self, self.service, "external_id", "small-2")
 
     def test_batch_keeps_good_messages(self):
-        status, body = segment_call(self.service, "/v1/batch", {"batch": [
+        batch = compact_json({"batch": [
             {"type": "identify", "userId": "good-0", "traits": {"plan": "pro"}},
             {"type": "track", "userId": "good-0", "messageId": "no-event"},
             {"type": "identify", "traits": {"plan": "nobody"}},
@@ -478,19 +481,23 @@ class BadInputTest(CustomerDataTestCase):
             {"type": "identify", "userId": "good-8", "traits": {"tags": [{"nested": 1}]}},
             {"type": "group", "userId": "good-0", "groupId": "g-9",
              "traits": {"name": "Nine"}},
-            {"type": "identify", "userId": "good-10", "traits": {"name": "caf\udcc3"}},
-        ]})
+            {"type": "identify", "userId": "good-10", "traits": {"name": "PLACEHOLDER"}},
+        ]}).replace(b"PLACEHOLDER", b"caf\xc3")
+
+        status, body = segment_call(self.service, "/v1/batch", batch)
 
         self.assertEqual(status, 200, body)
         self.assertEqual(body["success"], True)
         rejected = {item["index"]: item for item in body["rejected"]}
-        self.assertEqual(sorted(rejected), [1, 2, 3, 5, 6, 8], body)
+        self.assertEqual(sorted(rejected), [1, 2, 3, 5, 6, 8, 10], body)
         self.assertIn("event", rejected[1]["error"])
         self.assertEqual(rejected[1].get("messageId"), "no-event")
         self.assertIn("shout", rejected[3]["error"])
         self.assertIn("userId", rejected[5]["error"])
         self.assertIn("timestamp", rejected[6]["error"])
         self.assertIn("traits.tags[0]", rejected[8]["error"])
+        self.assertIn("UTF-8", rejected[10]["error"])
+        self.assertIn("traits.name", rejected[10]["error"])
 
         user = one_user(self, self.service, "external_id", "good-0")
         self.assertEqual(user["attributes"], {"plan": "pro"})
@@ -499,6 +506,7 @@ class BadInputTest(CustomerDataTestCase):
         self.assertEqual(user["account_id"],
                          one_account(self, self.service, "external_id", "g-9")["id"])
         self.assertEqual(find_users(self, self.service, "external_id", "good-8"), [])
+        self.assertEqual(find_users(self, self.service, "external_id", "good-10"), [])
 
     def test_batch_all_rejected_is_400(self):
         status, body = segment_call(self.service, "/v1/batch", {"batch": [
