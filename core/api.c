@@ -32,6 +32,10 @@ static const route routes[] = {
     {"PUT", "/api/v1/connectors/{id}", api_connectors_update},
     {"DELETE", "/api/v1/connectors/{id}", api_connectors_delete},
     {"POST", "/api/v1/connectors/{id}/test", api_connectors_test},
+    {"POST", "/api/v1/connectors/{id}/batches", api_batches_create},
+    {"GET", "/api/v1/connectors/{id}/batches", api_batches_list},
+    {"GET", "/api/v1/connectors/{id}/logs", api_logs_read},
+    {"GET", "/api/v1/batches/{id}", api_batches_get},
     {"GET", "/api/v1/users", api_users_lookup},
     {"POST", "/api/v1/users", api_users_create},
     {"GET", "/api/v1/users/{id}", api_users_get},
@@ -126,7 +130,9 @@ json_object *api_read_json_body(http_request *request)
         return NULL;
     }
 
-    tokener = json_tokener_new();
+    /* Deeper than json-c's default of 32, so that the segment query compiler
+     * (which allows 32 levels of query) reports the path of a deeper fault. */
+    tokener = json_tokener_new_ex(64);
     if (tokener == NULL) {
         http_respond_error(request, 500, "out of memory");
         return NULL;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "sample_message.h"
 #include "service.h"
+#include "sync.h"
 
 #define ERROR_SIZE 2048
 
@@ -85,15 +86,18 @@ void api_connectors_delete(service *svc, http_request *request, const char *id)
 {
     connector *c = find_or_404(svc, request, id);
     char error[ERROR_SIZE];
+    char deleted_id[64];
     int status;
 
     if (c == NULL)
         return;
+    snprintf(deleted_id, sizeof(deleted_id), "%s", c->id);
     status = connector_delete(svc->connectors, c, error, sizeof(error));
     if (status != 0) {
         http_respond_error(request, status, "%s", error);
         return;
     }
+    sync_connector_removed(svc->sync, deleted_id);
     http_respond(request, 204, NULL, NULL, 0);
 }
 

@@ -21,6 +21,7 @@ static const char usage_text[] =
     "                         are these option names with '_' for '-'; options given\n"
     "                         on the command line win over the file\n"
     "  --log-level LEVEL      debug, info, warn or error (default info)\n"
+    "  --log-retention-days N days a connector's log lines are kept (default 7)\n"
     "  --write-key KEY        key that Segment-compatible clients must send (as the\n"
     "                         Basic-auth user name) to /v1/ ingest; without one,\n"
     "                         ingest answers 401\n"
@@ -34,6 +35,7 @@ typedef enum option_id {
     OPTION_PLUGINS_DIR,
     OPTION_LOG_LEVEL,
     OPTION_WRITE_KEY,
+    OPTION_LOG_RETENTION,
     OPTION_COUNT
 } option_id;
 
@@ -46,6 +48,7 @@ static const struct {
     [OPTION_PLUGINS_DIR] = {"--plugins-dir", "plugins_dir"},
     [OPTION_LOG_LEVEL] = {"--log-level", "log_level"},
     [OPTION_WRITE_KEY] = {"--write-key", "write_key"},
+    [OPTION_LOG_RETENTION] = {"--log-retention-days", "log_retention_days"},
 };
 
 int config_parse_listen(const char *text, char **host, int *port)
@@ -127,6 +130,22 @@ static int apply_option(config *config, option_id id, const char *value,
         free(config->write_key);
         config->write_key = strdup(value);
         return 0;
+    case OPTION_LOG_RETENTION: {
+        char *end;
+        unsigned long days;
+
+        errno = 0;
+        days = strtoul(value, &end, 10);
+        if (errno != 0 || *end != '\0' || value[0] == '\0' || value[0] == '-' || days < 1 ||
+            days > 3650) {
+            snprintf(error, error_size,
+                     "%s: invalid retention \"%s\"; expected a number of days from 1 to 3650",
+                     where, value);
+            return -1;
+        }
+        config->log_retention_days = (unsigned)days;
+        return 0;
+    }
     case OPTION_COUNT:
         break;
     }
@@ -198,7 +217,7 @@ static int load_file(config *config, const char *path, const int *given,
         if (id == OPTION_COUNT) {
             snprintf(error, error_size,
                      "%s:%u: unknown key \"%.80s\"; known keys are listen, "
-                     "data_dir, plugins_dir, log_level, write_key",
+                     "data_dir, plugins_dir, log_level, write_key, log_retention_days",
                      path, line_number, key);
             rc = -1;
             break;
@@ -228,6 +247,7 @@ config_outcome config_load(config *config, int argc, char **argv, char *error,
     config->data_dir = strdup("./data");
     config->plugins_dir = strdup("./plugins");
     config->log_level = WHARF_LOG_INFO;
+    config->log_retention_days = 7;
 
     /* Flags first, so that they win over the file read afterwards. */
     for (int i = 1; i < argc; i++) {

@@ -20,6 +20,7 @@ typedef struct config {
     char *config_file; /* NULL when none was given */
     char *write_key;   /* ingest credential, NULL when none; never logged */
     wharf_log_level log_level;
+    unsigned log_retention_days; /* connector log lines older than this are purged */
 } config;
 
 typedef enum config_outcome {

@@ -9,6 +9,7 @@
 #include "ids.h"
 #include "log.h"
 #include "plugin_registry.h"
+#include "segments.h"
 #include "service.h"
 #include "settings.h"
 #include "store.h"
@@ -171,6 +172,45 @@ static int read_fields(json_object *body, connector_fields *fields, char *error,
     return 0;
 }
 
+/* Every id in a whitelist must name an existing segment of the right type. */
+static int check_whitelist(connector_set *set, json_object *list, segment_type type,
+                           const char *field, char *error, size_t error_size)
+{
+    if (list == NULL || set->service->segments == NULL)
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(list, i));
+        segment *s;
+
+        if (strcmp(id, "ALL") == 0)
+            continue;
+        s = segment_find(set->service->segments, id);
+        if (s == NULL) {
+            snprintf(error, error_size,
+                     "\"%s\" names segment \"%.64s\", which does not exist; GET "
+                     "/api/v1/segments lists the segments",
+                     field, id);
+            return -1;
+        }
+        if (s->type != type) {
+            snprintf(error, error_size, "\"%s\" names segment \"%s\" (%s), which is a segment of %s",
+                     field, s->name, id, s->type == SEGMENT_USERS ? "users" : "accounts");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_whitelists(connector_set *set, const connector_fields *fields, char *error,
+                            size_t error_size)
+{
+    if (check_whitelist(set, fields->user_segments, SEGMENT_USERS, "synchronized_user_segments",
+                        error, error_size) != 0)
+        return -1;
+    return check_whitelist(set, fields->account_segments, SEGMENT_ACCOUNTS,
+                           "synchronized_account_segments", error, error_size);
+}
+
 static json_object *copy_or_empty_array(json_object *value)
 {
     return value != NULL ? json_object_get(value) : json_object_new_array();
@@ -285,7 +325,8 @@ int connector_create(connector_set *set, json_object *body, connector **created,
     int rc;
 
     *created = NULL;
-    if (read_fields(body, &fields, error, error_size) != 0)
+    if (read_fields(body, &fields, error, error_size) != 0 ||
+        check_whitelists(set, &fields, error, error_size) != 0)
         return 400;
     p = plugin_registry_find(set->service->plugins, fields.plugin_name);
     if (p == NULL) {
@@ -338,7 +379,8 @@ int connector_update(connector_set *set, connector *c, json_object *body, char *
     char now[TIMESTAMP_TEXT_SIZE];
     int rc;
 
-    if (read_fields(body, &fields, error, error_size) != 0)
+    if (read_fields(body, &fields, error, error_size) != 0 ||
+        check_whitelists(set, &fields, error, error_size) != 0)
         return 400;
     if (strcmp(fields.plugin_name, c->plugin_name) != 0) {
         snprintf(error, error_size,

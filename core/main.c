@@ -24,6 +24,7 @@
 #include "segments.h"
 #include "service.h"
 #include "store.h"
+#include "sync.h"
 
 /* How often the plugins directory is rescanned; with the two-scan stability
  * rule a new plugin loads within about half a second. */
@@ -59,6 +60,8 @@ static void on_server_stopped(void *arg)
     svc->server = NULL;
     plugin_registry_stop_watching(svc->plugins);
     segment_set_stop(svc->segments);
+    /* Before connectors stop: their cancelled sends report back to it. */
+    sync_engine_stop(svc->sync);
     connector_set_free(svc->connectors);
     svc->connectors = NULL;
     http_client_close(svc->http, on_http_client_closed, svc);
@@ -118,6 +121,16 @@ static int start(runtime *rt, char *error, size_t error_size)
     if (entities_restore(svc->entities, error, error_size) != 0 ||
         segment_set_restore(svc->segments, error, error_size) != 0)
         return -1;
+    svc->sync = sync_engine_create(svc, svc->config.log_retention_days, error, error_size);
+    if (svc->sync == NULL)
+        return -1;
+    entities_set_update_hook(svc->entities, sync_on_updates, svc->sync);
+    segment_set_on_ready(svc->segments, sync_on_segment_ready, svc->sync);
+    rc = sync_engine_start(svc->sync);
+    if (rc != 0) {
+        snprintf(error, error_size, "cannot start the sync engine: %s", uv_strerror(rc));
+        return rc;
+    }
     rc = segment_set_start_timer(svc->segments, TIME_RELATIVE_SEGMENT_INTERVAL_MS);
     if (rc != 0) {
         snprintf(error, error_size, "cannot start the segment timer: %s", uv_strerror(rc));
@@ -163,6 +176,7 @@ static void abandon_start(runtime *rt)
     if (svc->plugins != NULL)
         plugin_registry_stop_watching(svc->plugins);
     segment_set_stop(svc->segments);
+    sync_engine_stop(svc->sync);
     connector_set_free(svc->connectors);
     svc->connectors = NULL;
     if (svc->http != NULL)
@@ -210,6 +224,7 @@ int main(int argc, char **argv)
 
     /* Every connector instance is gone, so no plugin code can run any more,
      * and every segment recomputation has reported back. */
+    sync_engine_free(svc->sync);
     segment_set_free(svc->segments);
     entities_free(svc->entities);
     plugin_registry_free(svc->plugins);

@@ -24,6 +24,8 @@ struct segment_set {
     struct entities *entities;
     segment *first;
     uv_timer_t *timer;
+    segment_ready_fn on_ready;
+    void *on_ready_data;
 };
 
 typedef struct recompute_work {
@@ -228,6 +230,49 @@ void segment_set_entity_removed(segment_set *set, store_entity_kind kind, uint32
     }
 }
 
+int segment_has_member(const segment *s, uint32_t index)
+{
+    return bit_get(s->members, s->members_words, index);
+}
+
+void segment_set_on_ready(segment_set *set, segment_ready_fn fn, void *user_data)
+{
+    set->on_ready = fn;
+    set->on_ready_data = user_data;
+}
+
+static json_object *segment_ref(const char *id, const char *name)
+{
+    json_object *ref = json_object_new_object();
+
+    json_object_object_add(ref, "id", json_object_new_string(id));
+    json_object_object_add(ref, "name", name != NULL ? json_object_new_string(name) : NULL);
+    return ref;
+}
+
+json_object *segment_set_refs_of(segment_set *set, store_entity_kind kind, uint32_t index)
+{
+    json_object *refs = json_object_new_array();
+
+    for (segment *s = set->first; s != NULL; s = s->next) {
+        if (!s->deleted && kind_of(s) == kind && bit_get(s->members, s->members_words, index))
+            json_object_array_add(refs, segment_ref(s->id, s->name));
+    }
+    return refs;
+}
+
+json_object *segment_set_refs_from_ids(segment_set *set, const json_object *ids)
+{
+    json_object *refs = json_object_new_array();
+
+    for (size_t i = 0; i < json_object_array_length(ids); i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
+        segment *s = segment_find(set, id);
+        json_object_array_add(refs, segment_ref(id, s != NULL ? s->name : NULL));
+    }
+    return refs;
+}
+
 json_object *segment_set_ids_of(segment_set *set, store_entity_kind kind, uint32_t index)
 {
     json_object *ids = json_object_new_array();
@@ -369,6 +414,8 @@ static void recompute_done(uv_work_t *work, int status)
     if (s->computing == 0) {
         log_info("segment %s \"%s\" ready: %u members (%u entered, %u left)", s->id, s->name,
                  s->size, entered, left);
+        if (set->on_ready != NULL)
+            set->on_ready(set->on_ready_data, s);
     }
     free(job->members);
     free(job);

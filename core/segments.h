@@ -80,6 +80,21 @@ void segment_set_entity_removed(segment_set *set, store_entity_kind kind, uint32
 /* Ids of the segments the entity belongs to, as a new JSON array. */
 struct json_object *segment_set_ids_of(segment_set *set, store_entity_kind kind, uint32_t index);
 
+/* The segments the entity belongs to as [{"id", "name"}], a new array. */
+struct json_object *segment_set_refs_of(segment_set *set, store_entity_kind kind, uint32_t index);
+
+/* Turn an array of segment ids into [{"id", "name"}] (unknown ids keep
+ * their id and a null name). Returns a new array. */
+struct json_object *segment_set_refs_from_ids(segment_set *set, const struct json_object *ids);
+
+/* Non-zero when the entity is a member of the segment. */
+int segment_has_member(const segment *segment, uint32_t index);
+
+/* Called on the loop thread whenever a segment's recomputation completes
+ * and it is no longer computing. */
+typedef void (*segment_ready_fn)(void *user_data, segment *segment);
+void segment_set_on_ready(segment_set *set, segment_ready_fn fn, void *user_data);
+
 /* Stop the timer; recomputations still running finish before the loop ends. */
 void segment_set_stop(segment_set *set);
 void segment_set_free(segment_set *set);

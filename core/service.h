@@ -15,6 +15,7 @@ struct http_server;
 struct connector_set;
 struct entities;
 struct segment_set;
+struct sync_engine;
 
 typedef struct service {
     uv_loop_t *loop;
@@ -26,6 +27,7 @@ typedef struct service {
     struct connector_set *connectors;
     struct entities *entities;
     struct segment_set *segments;
+    struct sync_engine *sync;
     int stopping;
 } service;
 

@@ -476,6 +476,18 @@ static int membership_each(store *base, store_membership_fn fn, void *user_data)
 static void sqlite_close(store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
+    sqlite3_int64 memory_used = 0;
+    sqlite3_int64 memory_peak = 0;
+    int cache_used = 0;
+    int unused = 0;
+
+    /* The page cache is part of wharfd's resident memory; this line lets
+     * an operator (and bench_ingest) tell it from wharfd's own. */
+    sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &memory_used, &memory_peak, 0);
+    sqlite3_db_status(s->db, SQLITE_DBSTATUS_CACHE_USED, &cache_used, &unused, 0);
+    log_info("SQLite memory at close: %lld bytes in use, page cache %d bytes (peak in use "
+             "%lld bytes)",
+             (long long)memory_used, cache_used, (long long)memory_peak);
 
     for (int i = 0; i < SQL_CACHED_COUNT; i++)
         sqlite3_finalize(s->cached[i]);

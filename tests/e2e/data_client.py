@@ -176,9 +176,11 @@ def wait_segment_ready(test, service, segment_id, timeout=SEGMENT_READY_SECONDS)
         views.append(view)
         return view if view.get("status") == "ready" else None
 
-    return service.wait_until(ready_view, timeout=timeout,
-                              message="segment %s not ready within %.0f s; last view: %r"
-                              % (segment_id, harness.scaled(timeout), views[-1:]))
+    try:
+        return service.wait_until(ready_view, timeout=timeout)
+    except AssertionError as error:
+        raise AssertionError("segment %s not ready within %.0f s; last view: %r (%s)"
+                             % (segment_id, harness.scaled(timeout), views[-1:], error)) from None
 
 
 def ready_segment(test, service, name, entity_type, query):
@@ -196,9 +198,11 @@ def wait_for_value(service, read, expected, timeout=10, what="value"):
         seen.append(value)
         return value == expected
 
-    service.wait_until(matches, timeout=timeout,
-                       message="%s stayed %r, expected %r" % (what, seen[-1:] and seen[-1],
-                                                              expected))
+    try:
+        service.wait_until(matches, timeout=timeout)
+    except AssertionError as error:
+        raise AssertionError("%s stayed %r, expected %r (%s)"
+                             % (what, seen[-1] if seen else None, expected, error)) from None
 
 
 def iso_utc(moment):

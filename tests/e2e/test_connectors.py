@@ -97,6 +97,14 @@ class ConnectorApiTestCase(harness.ServiceTestCase):
         self.assertEqual(status, 201, body)
         return body
 
+    def create_segment(self, name="segment a"):
+        """A user segment for whitelists, which must name existing segments."""
+        status, body = self.call("POST", "/api/v1/segments",
+                                 {"name": name, "type": "users",
+                                  "query": {"attribute": "plan", "op": "eq", "value": "pro"}})
+        self.assertEqual(status, 201, body)
+        return body["id"]
+
     def get_connector(self, connector_id):
         status, body = self.call("GET", connector_path(connector_id))
         self.assertEqual(status, 200, body)
@@ -151,12 +159,13 @@ class ConnectorRoundTripTest(ConnectorApiTestCase):
         self.assertTrue(created["updated_at"])
 
     def test_create_get_list_update_delete(self):
+        segment_id = self.create_segment()
         created = self.create_ok(name="crm", settings={"api_key": SECRET, "retries": 2},
-                                 synchronized_user_segments=["segment-a"],
+                                 synchronized_user_segments=[segment_id],
                                  max_connections=3)
         connector_id = created["id"]
         self.assertEqual(created["settings"], {"region": "eu", "retries": 2})
-        self.assertEqual(created["synchronized_user_segments"], ["segment-a"])
+        self.assertEqual(created["synchronized_user_segments"], [segment_id])
         self.assertEqual(created["max_connections"], 3)
 
         self.assertEqual(self.get_connector(connector_id), created)
@@ -427,8 +436,9 @@ class ConnectorValidationTest(ConnectorApiTestCase):
 class ConnectorPersistenceTest(ConnectorApiTestCase):
 
     def test_restart_keeps_connectors(self):
+        segment_id = self.create_segment()
         first = self.create_ok(name="first", settings={"api_key": SECRET, "retries": 1},
-                               synchronized_user_segments=["segment-a"], max_connections=2)
+                               synchronized_user_segments=[segment_id], max_connections=2)
         second = self.create_ok(name="second",
                                 settings={"api_key": OTHER_SECRET, "region": "us"})
 

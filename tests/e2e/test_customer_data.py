@@ -15,7 +15,7 @@ from data_client import (AUTH_HEADERS, SEGMENT_BODY_LIMIT_BYTES, SEGMENT_MESSAGE
                          WRITE_KEY, basic_authorization, compact_json, create_segment,
                          find_accounts, find_users, get_ok, one_account, one_user,
                          post_account, post_user, segment_call, start_customer_wharfd,
-                         user_events, user_view, wait_segment_ready)
+                         user_events, user_view, wait_for_value, wait_segment_ready)
 
 ISO_UTC_PATTERN = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -86,12 +86,14 @@ class NativeUsersTest(CustomerDataTestCase):
         self.assertEqual(find_users(self, self.service, "external_id", "3"), [])
 
     def test_bulk_users_all_rejected_is_400(self):
-        # docs/ingest.md: 400 when the body held entities and every one was rejected.
+        # Nothing in the body could be used, so it is a client error. The
+        # rejections still give the reason for each entity.
         status, body = self.service.post("/api/v1/users", {"users": [
             {"claims": {}}, {"claims": {"external_id": ""}}]})
 
         self.assertEqual(status, 400, body)
         self.assertIn("error", body)
+        self.assertEqual([item["index"] for item in body["rejected"]], [0, 1])
 
 
 class NativeAccountsTest(CustomerDataTestCase):
@@ -183,7 +185,7 @@ class AttributeOperationsTest(CustomerDataTestCase):
         self.assertEqual(attributes["plain"], {"nested": {"operation": "is data here"}})
         self.assertEqual(user_view(self, self.service, view["id"])["attributes"], attributes)
 
-    def test_set_operation_stores_object_with_operation_member(self):
+    def test_set_wraps_operation_object(self):
         view = post_user(self, self.service, {"claims": {"external_id": "wrapped"}, "attributes": {
             "job": {"operation": "set", "value": {"operation": "export", "value": 1}}}})
 
@@ -198,7 +200,7 @@ class AttributeOperationsTest(CustomerDataTestCase):
 
         self.assertEqual(view["attributes"]["score"], 10.5)
 
-    def test_inc_on_string_rejects_only_that_user(self):
+    def test_inc_on_string_rejects_entity(self):
         post_user(self, self.service, {"claims": {"external_id": "text-holder"},
                                        "attributes": {"label": "gold", "visits": 1}})
 
@@ -345,7 +347,7 @@ class LookupTest(CustomerDataTestCase):
                 self.assertEqual(status, 400, body)
                 self.assertIn("external_id", body["error"])
 
-    def test_unknown_ids_are_404_naming_the_id(self):
+    def test_unknown_ids_404(self):
         missing = "0b6f2c1e-9d7a-4c55-8f00-missing00001"
         for path in ["/api/v1/users/" + missing, "/api/v1/users/%s/events" % missing,
                      "/api/v1/accounts/" + missing, "/api/v1/accounts/%s/users" % missing,
@@ -647,8 +649,10 @@ class RestartTest(harness.ServiceTestCase):
         after = post_user(self, service, {"claims": {"anonymous_id": "keep-anon"},
                                           "attributes": {"plan": "free"}})
         self.assertEqual(after["id"], before_user["id"])
-        self.assertEqual(after["segment_ids"], [])
-        self.assertEqual(wait_segment_ready(self, service, segment["id"])["size"], 0)
+        wait_for_value(service, lambda: user_view(self, service, after["id"])["segment_ids"], [],
+                       what="segment_ids of the user after the restart")
+        wait_for_value(service, lambda: wait_segment_ready(self, service, segment["id"])["size"],
+                       0, what="size of the segment after the restart")
 
 
 if __name__ == "__main__":

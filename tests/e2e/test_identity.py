@@ -1,9 +1,9 @@
 """End-to-end tests of identity resolution (docs/customer-data.md, "Claims and identity").
 
-Users resolve by external_id, then email, then anonymous_id; an external_id
-never changes once set; a call whose claims point at a second user without
-an external_id merges that user into the first. Domains must be well formed:
-a malformed one is left out with a warning and never fails the call.
+Users resolve by external_id, then email, then anonymous_id. An external_id
+never changes once set. A call whose claims point at a second user without
+an external_id merges that user into the first. Domains must be well formed,
+and a malformed one is left out with a warning without failing the call.
 """
 
 import unittest
@@ -31,7 +31,7 @@ class IdentityTestCase(harness.ServiceTestCase):
 
 class ResolutionTest(IdentityTestCase):
 
-    def test_same_email_two_external_ids_two_users(self):
+    def test_same_email_other_external_id(self):
         self.identify({"userId": "ext-a", "traits": {"email": "shared@example.com"}})
         self.identify({"userId": "ext-b", "traits": {"email": "Shared@Example.com "}})
 
@@ -92,7 +92,7 @@ class ResolutionTest(IdentityTestCase):
         self.assertEqual(sorted(user["anonymous_ids"]), ["laptop", "phone"])
         self.assertEqual(one_user(self, self.service, "anonymous_id", "laptop")["id"], user["id"])
 
-    def test_anonymous_id_of_other_known_user_not_taken(self):
+    def test_known_users_anonymous_id_kept(self):
         self.identify({"userId": "owner", "anonymousId": "shared-device"})
 
         self.identify({"userId": "intruder", "anonymousId": "shared-device"})
@@ -115,7 +115,7 @@ class ResolutionTest(IdentityTestCase):
 
 class MergeTest(IdentityTestCase):
 
-    def test_link_merges_anonymous_user_into_known(self):
+    def test_link_merges_anonymous_user(self):
         self.identify({"anonymousId": "anon-visitor",
                        "traits": {"utm_source": "ads", "plan": "trial"}})
         self.track({"anonymousId": "anon-visitor", "event": "Viewed Pricing",
@@ -211,7 +211,7 @@ class MalformedDomainTest(IdentityTestCase):
         # with the request, so the line is there when the response is.
         self.service.wait_for_log("adventure-works", timeout=2, since=mark)
 
-    def test_group_with_only_malformed_domain_rejected(self):
+    def test_group_only_malformed_domain_rejected(self):
         self.identify({"userId": "lonely"})
 
         status, body = segment_call(self.service, "/v1/batch", {"batch": [
@@ -228,7 +228,7 @@ class MalformedDomainTest(IdentityTestCase):
                          account["id"])
         self.assertEqual(find_accounts(self, self.service, "domain", "adventure-works"), [])
 
-    def test_native_user_with_malformed_account_domain_kept_unlinked(self):
+    def test_user_malformed_account_domain_unlinked(self):
         status, view = self.service.post("/api/v1/users", {
             "claims": {"external_id": "unlinked"}, "attributes": {"plan": "pro"},
             "account": {"domain": "adventure-works"}})
@@ -238,7 +238,7 @@ class MalformedDomainTest(IdentityTestCase):
         self.assertEqual(view["attributes"], {"plan": "pro"})
         self.assertEqual(find_accounts(self, self.service, "domain", "adventure-works"), [])
 
-    def test_native_account_with_only_malformed_domain_400(self):
+    def test_account_only_malformed_domain_400(self):
         for domain in ["adventure-works", "localhost", "10.0.0.1", "acme.c0m"]:
             with self.subTest(domain=domain):
                 status, body = self.service.post("/api/v1/accounts",

@@ -9,10 +9,9 @@ promise that they are visible in the write's own response.
 import unittest
 
 import harness
-from data_client import (account_view, create_segment, get_ok, one_account, one_user,
-                         post_account, post_user, segment_call, start_customer_wharfd,
-                         user_view, wait_for_value, days_ago, wait_segment_ready,
-                         ready_segment)
+from data_client import (account_view, create_segment, days_ago, get_ok, one_user,
+                         post_account, post_user, ready_segment, segment_call,
+                         start_customer_wharfd, user_view, wait_for_value, wait_segment_ready)
 
 SEGMENT_VIEW_KEYS = {"id", "name", "type", "query", "status", "size", "created_at",
                      "updated_at"}
@@ -72,7 +71,6 @@ INVALID_QUERIES = [
      {"attribute": "a", "op": "exists", "case_insensitive": True}, None, "$.case_insensitive"),
     ("in with empty array", "users", {"attribute": "a", "op": "in", "value": []}, None,
      "$.value: "),
-    ("query not an object", "users", "plan = pro", None, "$"),
     ("event within bad duration", "users",
      {"event": "Order Completed", "op": "count_gte", "value": 1, "within": "30 days"}, None,
      "$.within: "),
@@ -146,8 +144,10 @@ class CrudTest(SegmentsTestCase):
             ("empty name", {"name": "", "type": "users", "query": PRO_QUERY}, "name"),
             ("unknown type", {"name": "x", "type": "people", "query": PRO_QUERY}, "people"),
             ("no query", {"name": "x", "type": "users"}, "query"),
-            ("unknown member", {"name": "x", "type": "users", "query": PRO_QUERY, "size": 3},
-             "size"),
+            ("unknown member", {"name": "x", "type": "users", "query": PRO_QUERY,
+                                "filter": "plan"}, "filter"),
+            ("query not an object", {"name": "x", "type": "users", "query": "plan = pro"},
+             "query"),
         ]
         for name, body, error_part in cases:
             with self.subTest(case=name):
@@ -171,12 +171,24 @@ class CrudTest(SegmentsTestCase):
                     self.assertEqual(body["error"], prefix + exact)
         self.assertEqual(get_ok(self, self.service, "/api/v1/segments")["segments"], [])
 
+    def test_read_only_fields_ignored(self):
+        created = create_segment(self, self.service, "Round trip", "users", PRO_QUERY)
+        ready = wait_segment_ready(self, self.service, created["id"])
+
+        status, updated = self.service.put("/api/v1/segments/" + created["id"],
+                                           dict(ready, name="Round trip 2", size=999))
+
+        self.assertEqual(status, 200, updated)
+        self.assertEqual(updated["name"], "Round trip 2")
+        self.assertEqual(wait_segment_ready(self, self.service, created["id"])["size"], 0)
+
     def test_deepest_nesting_accepted(self):
+        # docs/segments.md: up to 32 levels, the top-level object being level 1.
         segment = ready_segment(self, self.service, "Deep", "users", nested_not(31))
 
         self.assertEqual(segment["query"], nested_not(31))
 
-    def test_invalid_query_on_put_keeps_old_query(self):
+    def test_invalid_put_keeps_query(self):
         segment = ready_segment(self, self.service, "Keep", "users", PRO_QUERY)
 
         status, body = self.service.put("/api/v1/segments/" + segment["id"], {
@@ -260,7 +272,7 @@ class DeleteTest(SegmentsTestCase):
         plugins_dir = harness.make_plugins_dir(self, fixtures=["valid_1_0"])
         self.service = start_customer_wharfd(self, plugins_dir=plugins_dir)
 
-    def test_delete_removes_memberships_and_whitelists(self):
+    def test_delete_clears_memberships_whitelists(self):
         user = post_user(self, self.service, {"claims": {"external_id": "del-user"},
                                               "attributes": {"plan": "pro", "seats": 9}})
         account = post_account(self, self.service, {"claims": {"external_id": "del-acct"},
@@ -443,7 +455,7 @@ class RestartTest(harness.ServiceTestCase):
         service = start_customer_wharfd(self)
         for number in range(6):
             plan = "pro" if number % 2 == 0 else "free"
-            post_user(service=service, test=self, body={
+            post_user(self, service, {
                 "claims": {"external_id": "r-%d" % number}, "attributes": {"plan": plan}})
         post_account(self, service, {"claims": {"external_id": "r-acct"},
                                      "attributes": {"seats": 70}})

@@ -1,0 +1,167 @@
+/* Manual batches and connector logs:
+ *   POST /api/v1/connectors/{id}/batches, GET /api/v1/connectors/{id}/batches,
+ *   GET /api/v1/batches/{id}, GET /api/v1/connectors/{id}/logs */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "connector.h"
+#include "service.h"
+#include "sync.h"
+
+#define ERROR_SIZE 2048
+#define LOGS_DEFAULT_LIMIT 100
+#define LOGS_MAX_LIMIT 1000
+
+static connector *find_or_404(service *svc, http_request *request, const char *id)
+{
+    connector *c = connector_find(svc->connectors, id);
+
+    if (c == NULL)
+        http_respond_error(request, 404, "connector \"%s\" not found", id);
+    return c;
+}
+
+void api_batches_create(service *svc, http_request *request, const char *id)
+{
+    connector *c = find_or_404(svc, request, id);
+    json_object *body;
+    json_object *view = NULL;
+    char error[ERROR_SIZE];
+    int status;
+
+    if (c == NULL)
+        return;
+    body = api_read_json_body(request);
+    if (body == NULL)
+        return;
+    status = sync_batch_create(svc->sync, c, body, &view, error, sizeof(error));
+    json_object_put(body);
+    if (view == NULL) {
+        http_respond_error(request, status, "%s", error);
+        return;
+    }
+    if (status != 202)
+        json_object_object_add(view, "error", json_object_new_string(error));
+    http_respond_json(request, status, view);
+}
+
+void api_batches_list(service *svc, http_request *request, const char *id)
+{
+    connector *c = find_or_404(svc, request, id);
+    json_object *body;
+
+    if (c == NULL)
+        return;
+    body = json_object_new_object();
+    json_object_object_add(body, "batches", sync_batch_list(svc->sync, c->id));
+    http_respond_json(request, 200, body);
+}
+
+void api_batches_get(service *svc, http_request *request, const char *id)
+{
+    json_object *view = sync_batch_view(svc->sync, id);
+
+    if (view == NULL) {
+        http_respond_error(request, 404, "batch \"%s\" not found", id);
+        return;
+    }
+    http_respond_json(request, 200, view);
+}
+
+/* Parse an ISO 8601 UTC time such as 2026-12-04T20:00:00Z (fraction and
+ * "Z" optional) into epoch milliseconds. Returns -1 when malformed. */
+static int64_t parse_since(const char *text)
+{
+    struct tm utc;
+    int milliseconds = 0;
+    int consumed = 0;
+
+    memset(&utc, 0, sizeof(utc));
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &utc.tm_year, &utc.tm_mon, &utc.tm_mday,
+               &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &consumed) != 6)
+        return -1;
+    text += consumed;
+    if (*text == '.') {
+        int digits = 0;
+        text++;
+        while (*text >= '0' && *text <= '9') {
+            if (digits < 3) {
+                milliseconds = milliseconds * 10 + (*text - '0');
+                digits++;
+            }
+            text++;
+        }
+        while (digits++ < 3)
+            milliseconds *= 10;
+    }
+    if (*text == 'Z')
+        text++;
+    if (*text != '\0')
+        return -1;
+    utc.tm_year -= 1900;
+    utc.tm_mon -= 1;
+    return (int64_t)timegm(&utc) * 1000 + milliseconds;
+}
+
+void api_logs_read(service *svc, http_request *request, const char *id)
+{
+    connector *c = find_or_404(svc, request, id);
+    char message[128];
+    char user_id[64];
+    char account_id[64];
+    char batch_id[64];
+    char since[64];
+    char after[32];
+    char limit_text[32];
+    int64_t since_ms = 0;
+    int64_t after_sequence = 0;
+    unsigned long limit = LOGS_DEFAULT_LIMIT;
+    char error[ERROR_SIZE];
+    json_object *body;
+    char *end;
+
+    if (c == NULL)
+        return;
+    if (http_request_query_param(request, "since", since, sizeof(since)) != NULL) {
+        since_ms = parse_since(since);
+        if (since_ms < 0) {
+            http_respond_error(request, 400,
+                               "since must be an ISO 8601 UTC time such as 2026-12-04T20:00:00Z, "
+                               "got \"%s\"",
+                               since);
+            return;
+        }
+    }
+    if (http_request_query_param(request, "after", after, sizeof(after)) != NULL) {
+        after_sequence = strtoll(after, &end, 10);
+        if (*end != '\0' || after[0] == '\0' || after_sequence < 0) {
+            http_respond_error(request, 400, "after must be a log line sequence number, got \"%s\"",
+                               after);
+            return;
+        }
+    }
+    if (http_request_query_param(request, "limit", limit_text, sizeof(limit_text)) != NULL) {
+        limit = strtoul(limit_text, &end, 10);
+        if (*end != '\0' || limit_text[0] == '\0' || limit == 0 || limit > LOGS_MAX_LIMIT) {
+            http_respond_error(request, 400, "limit must be an integer from 1 to %d, got \"%s\"",
+                               LOGS_MAX_LIMIT, limit_text);
+            return;
+        }
+    }
+
+    body = sync_logs_read(
+        svc->sync, c->id, http_request_query_param(request, "message", message, sizeof(message)),
+        http_request_query_param(request, "user_id", user_id, sizeof(user_id)),
+        http_request_query_param(request, "account_id", account_id, sizeof(account_id)),
+        http_request_query_param(request, "batch_id", batch_id, sizeof(batch_id)), since_ms,
+        after_sequence, (unsigned)limit, error, sizeof(error));
+    if (body == NULL) {
+        http_respond_error(request, 500, "%s", error);
+        return;
+    }
+    http_respond_json(request, 200, body);
+}

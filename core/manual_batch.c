@@ -1,0 +1,513 @@
+/*
+ * Manual batches ("Send to"): a whole segment, or one user or account, sent
+ * to one connector on demand. Messages are marked "is_export": true and
+ * carry no changes and no events.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connector.h"
+#include "ids.h"
+#include "log.h"
+#include "message.h"
+#include "plugin_loader.h"
+#include "segments.h"
+#include "service.h"
+#include "sync_internal.h"
+
+static const char STATE_WAITING[] = "waiting_for_segment";
+static const char STATE_SENDING[] = "sending";
+static const char STATE_DONE[] = "done";
+static const char STATE_FAILED[] = "failed";
+static const char STATE_REJECTED[] = "rejected";
+
+static json_object *view_of(const manual_batch *batch)
+{
+    json_object *view = json_object_new_object();
+
+    json_object_object_add(view, "id", json_object_new_string(batch->id));
+    json_object_object_add(view, "connector_id", json_object_new_string(batch->connector_id));
+    json_object_object_add(view, batch->target[0] == 's'   ? "segment_id"
+                                 : batch->target[0] == 'u' ? "user_id"
+                                                           : "account_id",
+                           json_object_new_string(batch->target_id));
+    json_object_object_add(view, "state", json_object_new_string(batch->state));
+    json_object_object_add(view, "total", json_object_new_int64(batch->total));
+    json_object_object_add(view, "sent", json_object_new_int64(batch->sent));
+    json_object_object_add(view, "skipped", json_object_new_int64(batch->skipped));
+    json_object_object_add(view, "failed", json_object_new_int64(batch->failed));
+    json_object_object_add(view, "error",
+                           batch->error != NULL ? json_object_new_string(batch->error) : NULL);
+    json_object_object_add(view, "created_at", json_object_new_string(batch->created_at));
+    json_object_object_add(view, "updated_at", json_object_new_string(batch->updated_at));
+    return view;
+}
+
+static void save(sync_engine *engine, manual_batch *batch)
+{
+    json_object *view = view_of(batch);
+
+    timestamp_now(batch->updated_at);
+    json_object_object_add(view, "updated_at", json_object_new_string(batch->updated_at));
+    if (engine->store->ops->batch_save(engine->store, batch->id, batch->connector_id,
+                                       json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN)) != 0)
+        log_error("batch %s: cannot save its state: %s", batch->id, engine->store->error);
+    json_object_put(view);
+}
+
+static void set_state(sync_engine *engine, manual_batch *batch, const char *state,
+                      const char *error)
+{
+    batch->state = state;
+    if (error != NULL) {
+        free(batch->error);
+        batch->error = strdup(error);
+    }
+    save(engine, batch);
+    log_info("batch %s for connector %s: %s (total %u, sent %u, skipped %u, failed %u)%s%s",
+             batch->id, batch->connector_id, state, batch->total, batch->sent, batch->skipped,
+             batch->failed, error != NULL ? ": " : "", error != NULL ? error : "");
+}
+
+static manual_batch *find(sync_engine *engine, const char *id)
+{
+    for (manual_batch *b = engine->batches; b != NULL; b = b->next) {
+        if (strcmp(b->id, id) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+static void append(sync_engine *engine, manual_batch *batch)
+{
+    manual_batch **tail = &engine->batches;
+
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = batch;
+}
+
+static void finish_if_done(sync_engine *engine, manual_batch *batch)
+{
+    if (batch->state != STATE_SENDING || !batch->exhausted || batch->outstanding > 0)
+        return;
+    free(batch->members);
+    batch->members = NULL;
+    if (batch->total > 0 && batch->failed == batch->total)
+        set_state(engine, batch, STATE_FAILED, "every message failed; see the connector's log");
+    else
+        set_state(engine, batch, STATE_DONE, NULL);
+}
+
+void manual_batch_progress(sync_engine *engine, manual_batch *batch)
+{
+    finish_if_done(engine, batch);
+}
+
+/* Snapshot the segment's members and start sending. */
+static void start_segment(sync_engine *engine, manual_batch *batch, const segment *s)
+{
+    batch->kind = s->type == SEGMENT_USERS ? STORE_USERS : STORE_ACCOUNTS;
+    batch->words = s->members_words;
+    batch->members = batch->words > 0 ? malloc((size_t)batch->words * sizeof(uint64_t)) : NULL;
+    if (batch->words > 0 && batch->members == NULL) {
+        set_state(engine, batch, STATE_FAILED, "out of memory");
+        return;
+    }
+    if (batch->words > 0)
+        memcpy(batch->members, s->members, (size_t)batch->words * sizeof(uint64_t));
+    batch->total = s->size;
+    batch->cursor = 0;
+    batch->exhausted = batch->total == 0;
+    set_state(engine, batch, STATE_SENDING, NULL);
+    finish_if_done(engine, batch);
+    if (batch->state == STATE_SENDING) {
+        sync_queue *q = sync_queue_of(engine, batch->connector_id);
+        if (q != NULL)
+            sync_pump(engine, q);
+    }
+}
+
+void manual_batch_refill(sync_engine *engine, sync_queue *q, size_t count)
+{
+    entities *e = engine->service->entities;
+
+    for (manual_batch *batch = engine->batches; batch != NULL && count > 0; batch = batch->next) {
+        entity_set *set;
+
+        if (batch->state != STATE_SENDING || batch->exhausted ||
+            strcmp(batch->connector_id, q->connector_id) != 0)
+            continue;
+        set = entities_set(e, batch->kind);
+        while (count > 0 && batch->cursor < batch->words * 64) {
+            uint32_t index = batch->cursor++;
+            outgoing *item;
+
+            if (!((batch->members[index / 64] >> (index % 64)) & 1u))
+                continue;
+            if (index >= set->capacity || entity_at(set, index)->id[0] == '\0') {
+                /* Merged into another entity since the batch started. */
+                batch->skipped++;
+                continue;
+            }
+            item = sync_outgoing_new(engine, batch->kind, index,
+                                     message_build(e, batch->kind, index, NULL), batch);
+            if (item == NULL) {
+                batch->failed++;
+                continue;
+            }
+            batch->outstanding++;
+            sync_queue_push(q, item);
+            count--;
+        }
+        if (batch->cursor >= batch->words * 64) {
+            batch->exhausted = 1;
+            finish_if_done(engine, batch);
+        }
+        /* One batch at a time per connector, in creation order. */
+        if (!batch->exhausted)
+            break;
+    }
+}
+
+void sync_on_segment_ready(void *user_data, segment *s)
+{
+    sync_engine *engine = user_data;
+
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next) {
+        if (batch->state == STATE_WAITING && strcmp(batch->target_id, s->id) == 0)
+            start_segment(engine, batch, s);
+    }
+}
+
+void manual_batch_fail_connector(sync_engine *engine, const char *connector_id, const char *reason)
+{
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next) {
+        if (strcmp(batch->connector_id, connector_id) != 0)
+            continue;
+        if (batch->state != STATE_SENDING && batch->state != STATE_WAITING)
+            continue;
+        /* Messages in flight still report back; the rest are not sent. */
+        batch->exhausted = 1;
+        free(batch->members);
+        batch->members = NULL;
+        batch->failed += batch->total > batch->sent + batch->skipped + batch->failed + batch->outstanding
+                             ? batch->total - batch->sent - batch->skipped - batch->failed -
+                                   batch->outstanding
+                             : 0;
+        set_state(engine, batch, STATE_FAILED, reason);
+    }
+}
+
+static int whitelisted(const json_object *whitelist, const char *segment_id)
+{
+    if (sync_whitelist_has_all(whitelist))
+        return 1;
+    for (size_t i = 0; i < json_object_array_length(whitelist); i++) {
+        if (strcmp(json_object_get_string(json_object_array_get_idx(whitelist, i)), segment_id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static manual_batch *new_batch(connector *c, const char *target, const char *target_id)
+{
+    manual_batch *batch = calloc(1, sizeof(*batch));
+
+    if (batch == NULL)
+        return NULL;
+    id_generate(batch->id);
+    snprintf(batch->connector_id, sizeof(batch->connector_id), "%s", c->id);
+    snprintf(batch->target, sizeof(batch->target), "%s", target);
+    snprintf(batch->target_id, sizeof(batch->target_id), "%s", target_id);
+    timestamp_now(batch->created_at);
+    memcpy(batch->updated_at, batch->created_at, sizeof(batch->updated_at));
+    return batch;
+}
+
+/* Send one user or account now. */
+static void start_single(sync_engine *engine, connector *c, manual_batch *batch,
+                         store_entity_kind kind, uint32_t index)
+{
+    entities *e = engine->service->entities;
+    const wharf_plugin *plugin = &c->instance->plugin->descriptor;
+    const json_object *whitelist = kind == STORE_USERS ? c->user_segments : c->account_segments;
+    const char *setting = kind == STORE_USERS ? "synchronized_user_segments"
+                                              : "synchronized_account_segments";
+    sync_queue *q = sync_queue_of(engine, c->id);
+    outgoing *item;
+    char name[64];
+
+    batch->kind = kind;
+    batch->total = 1;
+    set_state(engine, batch, STATE_SENDING, NULL);
+
+    if (plugin->batch_policy == WHARF_BATCH_REQUIRES_WHITELIST && !sync_whitelist_has_all(whitelist)) {
+        json_object *ids = segment_set_ids_of(e->segments, kind, index);
+        int allowed = 0;
+
+        for (size_t i = 0; i < json_object_array_length(ids) && !allowed; i++)
+            allowed = whitelisted(whitelist, json_object_get_string(json_object_array_get_idx(ids, i)));
+        json_object_put(ids);
+        if (!allowed) {
+            char reason[512];
+            snprintf(reason, sizeof(reason),
+                     "plugin \"%s\" requires the whitelist, and none of this %s's segments is in "
+                     "%s; add one of them to that setting",
+                     c->plugin_name, kind == STORE_USERS ? "user" : "account", setting);
+            sync_log(engine, c->id, sync_message_name(kind, "skip", name, sizeof(name)), kind, index,
+                     batch->id, sync_reason(reason));
+            batch->skipped = 1;
+            batch->exhausted = 1;
+            finish_if_done(engine, batch);
+            return;
+        }
+    }
+
+    item = q != NULL ? sync_outgoing_new(engine, kind, index, message_build(e, kind, index, NULL), batch)
+                     : NULL;
+    batch->exhausted = 1;
+    if (item == NULL) {
+        batch->failed = 1;
+        finish_if_done(engine, batch);
+        return;
+    }
+    batch->outstanding = 1;
+    sync_queue_push(q, item);
+    sync_pump(engine, q);
+}
+
+int sync_batch_create(sync_engine *engine, connector *c, json_object *body, json_object **view,
+                      char *error, size_t error_size)
+{
+    service *svc = engine->service;
+    entities *e = svc->entities;
+    const char *target = NULL;
+    const char *target_id = NULL;
+    static const char *const targets[] = {"segment_id", "user_id", "account_id"};
+    manual_batch *batch;
+
+    *view = NULL;
+    if (body == NULL || !json_object_is_type(body, json_type_object)) {
+        snprintf(error, error_size, "request body must be a JSON object");
+        return 400;
+    }
+    json_object_object_foreach(body, key, member) {
+        int known = 0;
+        for (size_t i = 0; i < 3; i++) {
+            if (strcmp(key, targets[i]) == 0) {
+                known = 1;
+                if (target != NULL) {
+                    snprintf(error, error_size,
+                             "give exactly one of segment_id, user_id and account_id, not both "
+                             "%s and %s",
+                             target, key);
+                    return 400;
+                }
+                if (!json_object_is_type(member, json_type_string) ||
+                    json_object_get_string_len(member) == 0) {
+                    snprintf(error, error_size, "\"%s\" must be a non-empty string", key);
+                    return 400;
+                }
+                target = targets[i];
+                target_id = json_object_get_string(member);
+            }
+        }
+        if (!known) {
+            snprintf(error, error_size,
+                     "unknown field \"%.64s\"; a batch has one of segment_id, user_id and account_id",
+                     key);
+            return 400;
+        }
+    }
+    if (target == NULL) {
+        snprintf(error, error_size, "give one of segment_id, user_id and account_id");
+        return 400;
+    }
+    if (c->instance == NULL) {
+        snprintf(error, error_size, "connector %s is not running (%s); fix it before sending", c->id,
+                 c->error != NULL ? c->error : "no plugin instance");
+        return 409;
+    }
+
+    if (strcmp(target, "segment_id") == 0) {
+        segment *s = segment_find(svc->segments, target_id);
+        const json_object *whitelist;
+        uint32_t needed;
+
+        if (s == NULL) {
+            snprintf(error, error_size, "segment \"%.40s\" not found", target_id);
+            return 404;
+        }
+        needed = s->type == SEGMENT_USERS ? WHARF_ENTITY_USER : WHARF_ENTITY_ACCOUNT;
+        if ((c->instance->plugin->descriptor.entity_types & needed) == 0) {
+            snprintf(error, error_size,
+                     "segment \"%s\" is a segment of %s, which plugin \"%s\" does not accept",
+                     s->name, s->type == SEGMENT_USERS ? "users" : "accounts", c->plugin_name);
+            return 400;
+        }
+        batch = new_batch(c, "segment", s->id);
+        if (batch == NULL) {
+            snprintf(error, error_size, "out of memory");
+            return 500;
+        }
+        append(engine, batch);
+
+        whitelist = s->type == SEGMENT_USERS ? c->user_segments : c->account_segments;
+        if (c->instance->plugin->descriptor.batch_policy == WHARF_BATCH_REQUIRES_WHITELIST &&
+            !whitelisted(whitelist, s->id)) {
+            snprintf(error, error_size,
+                     "plugin \"%s\" requires the whitelist, and segment \"%s\" (%s) is not in "
+                     "connector %s's %s; add it there to send this segment",
+                     c->plugin_name, s->name, s->id, c->id,
+                     s->type == SEGMENT_USERS ? "synchronized_user_segments"
+                                              : "synchronized_account_segments");
+            set_state(engine, batch, STATE_REJECTED, error);
+            *view = view_of(batch);
+            return 409;
+        }
+        if (s->computing > 0) {
+            batch->total = s->size;
+            set_state(engine, batch, STATE_WAITING, NULL);
+        } else {
+            start_segment(engine, batch, s);
+        }
+        *view = view_of(batch);
+        return 202;
+    }
+
+    {
+        store_entity_kind kind = strcmp(target, "user_id") == 0 ? STORE_USERS : STORE_ACCOUNTS;
+        uint32_t index = entities_find_by_id(entities_set(e, kind), target_id);
+        uint32_t needed = kind == STORE_USERS ? WHARF_ENTITY_USER : WHARF_ENTITY_ACCOUNT;
+
+        if (index == STRING_MAP_MISSING) {
+            snprintf(error, error_size, "%s \"%.40s\" not found",
+                     kind == STORE_USERS ? "user" : "account", target_id);
+            return 404;
+        }
+        if ((c->instance->plugin->descriptor.entity_types & needed) == 0) {
+            snprintf(error, error_size, "plugin \"%s\" does not accept %s", c->plugin_name,
+                     kind == STORE_USERS ? "users" : "accounts");
+            return 400;
+        }
+        batch = new_batch(c, kind == STORE_USERS ? "user" : "account", target_id);
+        if (batch == NULL) {
+            snprintf(error, error_size, "out of memory");
+            return 500;
+        }
+        append(engine, batch);
+        start_single(engine, c, batch, kind, index);
+        *view = view_of(batch);
+        return 202;
+    }
+}
+
+json_object *sync_batch_view(sync_engine *engine, const char *id)
+{
+    manual_batch *batch = find(engine, id);
+
+    return batch != NULL ? view_of(batch) : NULL;
+}
+
+json_object *sync_batch_list(sync_engine *engine, const char *connector_id)
+{
+    json_object *list = json_object_new_array();
+
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next) {
+        if (strcmp(batch->connector_id, connector_id) == 0)
+            json_object_array_add(list, view_of(batch));
+    }
+    return list;
+}
+
+static const char *state_from_text(const char *text)
+{
+    static const char *const states[] = {STATE_WAITING, STATE_SENDING, STATE_DONE, STATE_FAILED,
+                                         STATE_REJECTED};
+
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        if (text != NULL && strcmp(text, states[i]) == 0)
+            return states[i];
+    }
+    return STATE_FAILED;
+}
+
+static const char *string_field(json_object *doc, const char *key)
+{
+    json_object *value;
+
+    return json_object_object_get_ex(doc, key, &value) && json_object_is_type(value, json_type_string)
+               ? json_object_get_string(value)
+               : NULL;
+}
+
+static uint32_t count_field(json_object *doc, const char *key)
+{
+    json_object *value;
+
+    return json_object_object_get_ex(doc, key, &value) ? (uint32_t)json_object_get_int64(value) : 0;
+}
+
+static int restore_one(const char *id, const char *document, void *user_data)
+{
+    sync_engine *engine = user_data;
+    json_object *doc = json_tokener_parse(document);
+    manual_batch *batch = calloc(1, sizeof(*batch));
+    const char *text;
+
+    if (doc == NULL || batch == NULL) {
+        json_object_put(doc);
+        free(batch);
+        return 0;
+    }
+    snprintf(batch->id, sizeof(batch->id), "%s", id);
+    snprintf(batch->connector_id, sizeof(batch->connector_id), "%s",
+             string_field(doc, "connector_id") != NULL ? string_field(doc, "connector_id") : "");
+    if ((text = string_field(doc, "segment_id")) != NULL)
+        snprintf(batch->target, sizeof(batch->target), "segment");
+    else if ((text = string_field(doc, "user_id")) != NULL)
+        snprintf(batch->target, sizeof(batch->target), "user");
+    else if ((text = string_field(doc, "account_id")) != NULL)
+        snprintf(batch->target, sizeof(batch->target), "account");
+    snprintf(batch->target_id, sizeof(batch->target_id), "%s", text != NULL ? text : "");
+    batch->state = state_from_text(string_field(doc, "state"));
+    batch->total = count_field(doc, "total");
+    batch->sent = count_field(doc, "sent");
+    batch->skipped = count_field(doc, "skipped");
+    batch->failed = count_field(doc, "failed");
+    if (string_field(doc, "error") != NULL)
+        batch->error = strdup(string_field(doc, "error"));
+    snprintf(batch->created_at, sizeof(batch->created_at), "%s",
+             string_field(doc, "created_at") != NULL ? string_field(doc, "created_at") : "");
+    snprintf(batch->updated_at, sizeof(batch->updated_at), "%s",
+             string_field(doc, "updated_at") != NULL ? string_field(doc, "updated_at") : "");
+    json_object_put(doc);
+    append(engine, batch);
+
+    /* NOTE: batches do not survive a restart yet; one that was running is
+     * marked failed so that its state is never left "sending" forever. */
+    if (batch->state == STATE_SENDING || batch->state == STATE_WAITING)
+        set_state(engine, batch, STATE_FAILED, "wharfd stopped before the batch finished; send it again");
+    return 0;
+}
+
+void manual_batch_restore(sync_engine *engine)
+{
+    if (engine->store->ops->batch_each(engine->store, NULL, restore_one, engine) != 0)
+        log_error("cannot load manual batches: %s", engine->store->error);
+}
+
+void manual_batch_free_all(sync_engine *engine)
+{
+    while (engine->batches != NULL) {
+        manual_batch *batch = engine->batches;
+        engine->batches = batch->next;
+        free(batch->members);
+        free(batch->error);
+        free(batch);
+    }
+}
