@@ -113,6 +113,7 @@ void entities_free(entities *e)
     set_free(&e->users);
     set_free(&e->accounts);
     event_index_free(e->events);
+    free(e->updates);
     free(e);
 }
 
