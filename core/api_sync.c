@@ -102,9 +102,24 @@ static int64_t parse_since(const char *text)
         text++;
     if (*text != '\0')
         return -1;
-    utc.tm_year -= 1900;
-    utc.tm_mon -= 1;
-    return (int64_t)timegm(&utc) * 1000 + milliseconds;
+    if (utc.tm_mon < 1 || utc.tm_mon > 12 || utc.tm_mday < 1 || utc.tm_hour > 23 ||
+        utc.tm_min > 59 || utc.tm_sec > 60 || utc.tm_hour < 0 || utc.tm_min < 0 || utc.tm_sec < 0)
+        return -1;
+    {
+        struct tm check;
+        time_t seconds;
+        int day = utc.tm_mday;
+
+        utc.tm_year -= 1900;
+        utc.tm_mon -= 1;
+        seconds = timegm(&utc);
+        /* timegm() rolls 30 February over into March; a changed day means
+         * the date does not exist. */
+        gmtime_r(&seconds, &check);
+        if (check.tm_mday != day)
+            return -1;
+        return (int64_t)seconds * 1000 + milliseconds;
+    }
 }
 
 void api_logs_read(service *svc, http_request *request, const char *id)
@@ -118,7 +133,7 @@ void api_logs_read(service *svc, http_request *request, const char *id)
     char after[32];
     char limit_text[32];
     int64_t since_ms = 0;
-    int64_t after_sequence = 0;
+    int64_t after_sequence = -1; /* not given */
     unsigned long limit = LOGS_DEFAULT_LIMIT;
     char error[ERROR_SIZE];
     json_object *body;

@@ -1,8 +1,11 @@
 #include "attr_table.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -463,6 +466,211 @@ struct json_object *attr_table_to_json(const attr_table *table, uint32_t index)
         }
     }
     return object;
+}
+
+/* A growing text buffer for attr_table_json_text(); failed sticks once an
+ * allocation failed, so that the steps need no checks of their own. */
+typedef struct json_text {
+    char *data;
+    size_t length;
+    size_t capacity;
+    int failed;
+} json_text;
+
+static int text_reserve(json_text *out, size_t more)
+{
+    size_t capacity = out->capacity < 256 ? 256 : out->capacity;
+    char *grown;
+
+    if (out->failed)
+        return -1;
+    if (out->length + more + 1 <= out->capacity)
+        return 0;
+    while (capacity < out->length + more + 1)
+        capacity *= 2;
+    grown = realloc(out->data, capacity);
+    if (grown == NULL) {
+        out->failed = 1;
+        return -1;
+    }
+    out->data = grown;
+    out->capacity = capacity;
+    return 0;
+}
+
+static void text_append(json_text *out, const char *bytes, size_t length)
+{
+    if (text_reserve(out, length) != 0)
+        return;
+    memcpy(out->data + out->length, bytes, length);
+    out->length += length;
+}
+
+/* Append a JSON string with the escapes that json-c 0.16 writes under
+ * JSON_C_TO_STRING_NOSLASHESCAPE: the two-character forms for backspace,
+ * form feed, newline, carriage return, tab, quote and backslash, \u00xx
+ * for other control characters, and every other byte as it is. */
+static void text_append_string(json_text *out, const char *text, size_t length)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+
+    /* At most 6 bytes per input byte, plus the quotes. */
+    if (text_reserve(out, length * 6 + 2) != 0)
+        return;
+    out->data[out->length++] = '"';
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        char *at;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        memcpy(out->data + out->length, text + run, i - run);
+        out->length += i - run;
+        run = i + 1;
+        at = out->data + out->length;
+        at[0] = '\\';
+        switch (c) {
+        case '\b': at[1] = 'b'; break;
+        case '\f': at[1] = 'f'; break;
+        case '\n': at[1] = 'n'; break;
+        case '\r': at[1] = 'r'; break;
+        case '\t': at[1] = 't'; break;
+        case '"': at[1] = '"'; break;
+        case '\\': at[1] = '\\'; break;
+        default:
+            memcpy(at + 1, "u00", 3);
+            at[4] = hex[c >> 4];
+            at[5] = hex[c & 0xf];
+            out->length += 4;
+            break;
+        }
+        out->length += 2;
+    }
+    memcpy(out->data + out->length, text + run, length - run);
+    out->length += length - run;
+    out->data[out->length++] = '"';
+}
+
+/* Append a double as json_object_new_double() serializes it in json-c
+ * 0.16 without a custom format: "%.17g", a decimal comma of the locale
+ * turned into a point, and ".0" added to a number without a point or an
+ * exponent so that it still reads as a double. */
+static void text_append_double(json_text *out, double number)
+{
+    char buffer[64];
+    int length;
+    char *comma;
+
+    if (isnan(number)) {
+        text_append(out, "NaN", 3);
+        return;
+    }
+    if (isinf(number)) {
+        if (number > 0)
+            text_append(out, "Infinity", 8);
+        else
+            text_append(out, "-Infinity", 9);
+        return;
+    }
+    length = snprintf(buffer, sizeof(buffer) - 2, "%.17g", number);
+    if (length < 0 || length >= (int)sizeof(buffer) - 2)
+        return;
+    comma = strchr(buffer, ',');
+    if (comma != NULL)
+        *comma = '.';
+    else if (strchr(buffer, '.') == NULL && strchr(buffer, 'e') == NULL) {
+        memcpy(buffer + length, ".0", 3);
+        length += 2;
+    }
+    text_append(out, buffer, (size_t)length);
+}
+
+static void text_append_value(json_text *out, const attr_value *value)
+{
+    char digits[24];
+    int length;
+
+    switch (value->type) {
+    case ATTR_TYPE_BOOLEAN:
+        if (value->payload.boolean != 0)
+            text_append(out, "true", 4);
+        else
+            text_append(out, "false", 5);
+        break;
+    case ATTR_TYPE_INTEGER:
+        length = snprintf(digits, sizeof(digits), "%" PRId64, value->payload.integer);
+        text_append(out, digits, (size_t)length);
+        break;
+    case ATTR_TYPE_DOUBLE:
+        text_append_double(out, value->payload.number);
+        break;
+    case ATTR_TYPE_STRING:
+        text_append_string(out, value->payload.pooled->text, value->payload.pooled->length);
+        break;
+    case ATTR_TYPE_ARRAY:
+    case ATTR_TYPE_OBJECT:
+        /* The pool keeps the compact text that json-c wrote for the value,
+         * and json-c writes the same text again for the value it parses
+         * from it. */
+        text_append(out, value->payload.pooled->text, value->payload.pooled->length);
+        break;
+    case ATTR_TYPE_NONE:
+        text_append(out, "null", 4);
+        break;
+    }
+}
+
+long attr_table_json_text(const attr_table *table, uint32_t index, char **text,
+                          size_t *capacity)
+{
+    json_text out = {*text, 0, *capacity, 0};
+    const attr_record *record;
+
+    if (!attr_table_exists(table, index))
+        return -EINVAL;
+    record = table->records[index];
+
+    text_append(&out, "{", 1);
+    for (uint32_t slot = 0; slot < record->count; slot++) {
+        attr_value value = {(attr_type)record_types(record)[slot],
+                            record_payloads(record)[slot]};
+        const char *name = name_table_name(table->names, record_names(record)[slot]);
+
+        if (slot > 0)
+            text_append(&out, ",", 1);
+        text_append_string(&out, name, strlen(name));
+        text_append(&out, ":", 1);
+        text_append_value(&out, &value);
+    }
+    text_append(&out, "}", 1);
+    if (text_reserve(&out, 0) == 0)
+        out.data[out.length] = '\0';
+
+    *text = out.data;
+    *capacity = out.capacity;
+    return out.failed ? -ENOMEM : (long)out.length;
+}
+
+int attr_table_reserve(attr_table *table, uint32_t index, uint32_t slots)
+{
+    attr_record *record;
+    attr_record *grown;
+
+    if (!attr_table_exists(table, index))
+        return -EINVAL;
+    record = table->records[index];
+    if (record->capacity >= slots)
+        return 0;
+
+    pthread_rwlock_wrlock(&table->lock);
+    grown = resize_record(table, record, slots, 0, 0);
+    if (grown != NULL) {
+        drop_record(table, record);
+        table->records[index] = grown;
+    }
+    pthread_rwlock_unlock(&table->lock);
+    return grown != NULL ? 0 : -ENOMEM;
 }
 
 void attr_table_read_lock(attr_table *table)

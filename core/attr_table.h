@@ -48,6 +48,20 @@ struct json_object *attr_table_get(const attr_table *table, uint32_t index,
 /* All attributes of the entity as a new JSON object. */
 struct json_object *attr_table_to_json(const attr_table *table, uint32_t index);
 
+/* Write the entity's attributes as compact JSON text into *text, a
+ * malloc'ed buffer of *capacity bytes that grows as needed (both may start
+ * as NULL and 0). The text is the one json-c writes for
+ * attr_table_to_json() with JSON_C_TO_STRING_PLAIN |
+ * JSON_C_TO_STRING_NOSLASHESCAPE, without building that object. Returns
+ * the length of the text (NUL-terminated), or -ENOMEM, or -EINVAL when
+ * the index is not in use. */
+long attr_table_json_text(const attr_table *table, uint32_t index, char **text,
+                          size_t *capacity);
+
+/* Make room for slots attributes on the entity, so that setting that many
+ * allocates once. Returns 0 or -ENOMEM. */
+int attr_table_reserve(attr_table *table, uint32_t index, uint32_t slots);
+
 /* Intern an attribute name; returns its id (stable for the table's life). */
 uint32_t attr_table_intern_name(attr_table *table, const char *name);
 

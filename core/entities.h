@@ -82,6 +82,9 @@ typedef struct entity_update {
     int account_changed;
     char *previous_account_id;
     unsigned events_added;
+    /* The events that arrived, in arrival order: [{"event", "properties",
+     * "timestamp", "message_id"}]. */
+    struct json_object *events;
 } entity_update;
 
 typedef void (*entities_update_fn)(void *user_data, const entity_update *updates, size_t count);

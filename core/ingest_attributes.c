@@ -158,6 +158,46 @@ static int add_native_operation(json_object *writes, const char *name, json_obje
 
 typedef enum attribute_source { FROM_TRAITS, FROM_NATIVE } attribute_source;
 
+static bool has_object_value(json_object *object)
+{
+    json_object_object_foreach(object, name, value) {
+        (void)name;
+        if (json_object_is_type(value, json_type_object))
+            return true;
+    }
+    return false;
+}
+
+/* Check input that has no object values: then every member is already a
+ * write in its final form (a value sets, null unsets), so the writes are
+ * input itself and need no copy. Same checks and messages, in the same
+ * order, as build_writes(). */
+static int share_writes(json_object *input, const char *path, json_object **writes,
+                        char *error, size_t error_size)
+{
+    char member_path[PATH_CAPACITY];
+
+    json_object_object_foreach(input, name, value) {
+        int rc;
+
+        if (name[0] == '\0') {
+            snprintf(error, error_size, "%s has an attribute with an empty name", path);
+            return -EINVAL;
+        }
+        /* Only arrays have rules to check; scalars always pass. */
+        if (!json_object_is_type(value, json_type_array))
+            continue;
+        member_path[0] = '\0';
+        ingest_path_append(member_path, sizeof(member_path), "", path);
+        ingest_path_append(member_path, sizeof(member_path), ".", name);
+        rc = check_value(value, member_path, error, error_size);
+        if (rc < 0)
+            return rc;
+    }
+    *writes = json_object_get(input);
+    return 0;
+}
+
 static int build_writes(const json_object *input, const char *path, attribute_source source,
                         json_object **writes, char *error, size_t error_size)
 {
@@ -169,6 +209,8 @@ static int build_writes(const json_object *input, const char *path, attribute_so
     *writes = NULL;
     if (json_object_object_length(object) == 0)
         return 0;
+    if (!has_object_value(object))
+        return share_writes(object, path, writes, error, error_size);
     result = json_object_new_object();
     if (result == NULL)
         return -ENOMEM;

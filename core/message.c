@@ -3,12 +3,10 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ids.h"
 #include "segments.h"
 #include "service.h"
-#include "store.h"
 
 static json_object *string_or_null(const char *text)
 {
@@ -40,48 +38,6 @@ static json_object *entity_object(entities *e, store_entity_kind kind, uint32_t 
     json_object_object_add(object, "id", json_object_new_string(record->id));
     json_object_object_add(object, "attributes", attr_table_to_json(set->attributes, index));
     return object;
-}
-
-static int add_event(const store_event_row *row, void *user_data)
-{
-    json_object *events = user_data;
-    json_object *event = json_object_new_object();
-    json_object *properties = row->properties_json != NULL ? json_tokener_parse(row->properties_json)
-                                                            : NULL;
-    char timestamp[TIMESTAMP_TEXT_SIZE];
-    time_t seconds = (time_t)(row->timestamp_ms / 1000);
-    struct tm utc;
-    size_t length;
-
-    gmtime_r(&seconds, &utc);
-    length = strftime(timestamp, sizeof(timestamp), "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(timestamp + length, sizeof(timestamp) - length, ".%03dZ",
-             (int)(row->timestamp_ms % 1000));
-
-    json_object_object_add(event, "event", json_object_new_string(row->event));
-    json_object_object_add(event, "properties",
-                           properties != NULL ? properties : json_object_new_object());
-    json_object_object_add(event, "timestamp", json_object_new_string(timestamp));
-    json_object_object_add(event, "message_id", string_or_null(row->message_id));
-    json_object_array_add(events, event);
-    return 0;
-}
-
-/* The events that arrived with this update, oldest first. */
-static json_object *new_events(entities *e, uint32_t user, unsigned count)
-{
-    json_object *newest_first = json_object_new_array();
-    json_object *events = json_object_new_array();
-    store *s = e->service->store;
-    size_t total;
-
-    if (count > 0)
-        s->ops->events_of_user(s, entity_at(&e->users, user)->id, count, add_event, newest_first);
-    total = json_object_array_length(newest_first);
-    for (size_t i = total; i > 0; i--)
-        json_object_array_add(events, json_object_get(json_object_array_get_idx(newest_first, i - 1)));
-    json_object_put(newest_first);
-    return events;
 }
 
 static json_object *changes_object(entities *e, store_entity_kind kind, uint32_t index,
@@ -145,7 +101,7 @@ json_object *message_build(entities *e, store_entity_kind kind, uint32_t index,
     if (update != NULL) {
         json_object_object_add(message, "changes", changes_object(e, kind, index, update));
         if (kind == STORE_USERS)
-            json_object_object_add(message, "events", new_events(e, index, update->events_added));
+            json_object_object_add(message, "events", json_object_get(update->events));
     }
     json_object_object_add(message, "is_export", json_object_new_boolean(update == NULL));
     return message;

@@ -14,7 +14,7 @@
 #include "log.h"
 
 /* Bump with each migration below; stored in PRAGMA user_version. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* Statements used on hot paths, prepared once. */
 typedef enum cached_statement {
@@ -63,8 +63,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  document TEXT NOT NULL,"
     "  created_seq INTEGER NOT NULL"
     ");",
-    /* 2: customer data. Claims are columns so that lookups use indexes;
-     * attributes and anonymous ids are JSON text. */
+    /* 2: customer data. Claims are columns; attributes and anonymous ids
+     * are JSON text. */
     "CREATE TABLE users ("
     "  id TEXT PRIMARY KEY,"
     "  external_id TEXT UNIQUE,"
@@ -112,6 +112,47 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  entity_id TEXT NOT NULL,"
     "  PRIMARY KEY (segment_id, entity_id)"
     ") WITHOUT ROWID;",
+    /* 3: no indexes on claims. wharfd resolves identities in its memory and
+     * never looks a claim up here, while an index on a random key (an
+     * email, a domain, a client's user id) costs a page written per insert
+     * once it outgrows the page cache: ingest of new users fell from over
+     * 170,000 to 25,000 rows per second at a million users with one such
+     * index (SQLite 3.40, see docs/benchmarks.md). Dropping the UNIQUE
+     * constraint on external_id needs a new table; rowids are kept, so
+     * entities load in the same order. */
+    "DROP INDEX users_email;"
+    "DROP INDEX accounts_domain;"
+    "CREATE TABLE users_v3 ("
+    "  id TEXT PRIMARY KEY,"
+    "  external_id TEXT,"
+    "  email TEXT,"
+    "  account_id TEXT,"
+    "  anonymous_ids TEXT NOT NULL DEFAULT '[]',"
+    "  attributes TEXT NOT NULL DEFAULT '{}',"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL"
+    ");"
+    "INSERT INTO users_v3 (rowid, id, external_id, email, account_id, anonymous_ids, "
+    "  attributes, created_at, updated_at) "
+    "SELECT rowid, id, external_id, email, account_id, anonymous_ids, attributes, "
+    "  created_at, updated_at FROM users;"
+    "DROP TABLE users;"
+    "ALTER TABLE users_v3 RENAME TO users;"
+    "CREATE TABLE accounts_v3 ("
+    "  id TEXT PRIMARY KEY,"
+    "  external_id TEXT,"
+    "  domain TEXT,"
+    "  anonymous_ids TEXT NOT NULL DEFAULT '[]',"
+    "  attributes TEXT NOT NULL DEFAULT '{}',"
+    "  created_at TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL"
+    ");"
+    "INSERT INTO accounts_v3 (rowid, id, external_id, domain, anonymous_ids, attributes, "
+    "  created_at, updated_at) "
+    "SELECT rowid, id, external_id, domain, anonymous_ids, attributes, created_at, "
+    "  updated_at FROM accounts;"
+    "DROP TABLE accounts;"
+    "ALTER TABLE accounts_v3 RENAME TO accounts;",
 };
 
 static int fail(sqlite_store *s, const char *what)

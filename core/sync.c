@@ -415,12 +415,15 @@ void sync_pump(sync_engine *engine, sync_queue *q)
         f->count = n;
         for (size_t i = 0; i < n; i++) {
             outgoing *item = queue_pop(q);
+            json_object *attempt;
             item->attempt++;
             f->items[i] = item;
             messages[i] = item->message;
+            attempt = json_object_new_object();
+            json_object_object_add(attempt, "attempt", json_object_new_int((int)item->attempt));
             write_line(engine, q->connector_id, sync_message_name(item->kind, "start", name, sizeof(name)),
                        item->user_id, item->account_id, item->claims_text,
-                       item->batch != NULL ? item->batch->id : NULL, NULL);
+                       item->batch != NULL ? item->batch->id : NULL, attempt);
         }
         batch = batch_create(c->instance, messages, n);
         free(messages);

@@ -35,7 +35,7 @@ typedef struct log_query {
     const char *account_id;
     const char *batch_id;
     int64_t since_ms;       /* at_ms >= since_ms */
-    int64_t after_sequence; /* sequence > after_sequence, oldest first (for following) */
+    int64_t after_sequence; /* >= 0: sequence > after_sequence, oldest first (for following); -1: newest first */
     unsigned limit;
 } log_query;
 
@@ -46,7 +46,7 @@ typedef struct sync_store_ops {
      * log_flush() commits. */
     int (*log_append)(sync_store *store, const log_line *line);
     int (*log_flush)(sync_store *store);
-    /* Newest first, unless after_sequence is set (then oldest first). */
+    /* Newest first, unless after_sequence >= 0 (then oldest first). */
     int (*log_read)(sync_store *store, const log_query *query, log_line_fn fn, void *user_data);
     /* Delete lines older than before_ms; returns the count in *deleted. */
     int (*log_purge)(sync_store *store, int64_t before_ms, int64_t *deleted);

@@ -107,7 +107,7 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
              "AND (?2 IS NULL OR message = ?2) AND (?3 IS NULL OR user_id = ?3) "
              "AND (?4 IS NULL OR account_id = ?4) AND (?5 IS NULL OR batch_id = ?5) "
              "AND at_ms >= ?6 AND sequence > ?7 ORDER BY sequence %s LIMIT ?8",
-             query->after_sequence > 0 ? "ASC" : "DESC");
+             query->after_sequence >= 0 ? "ASC" : "DESC");
     if (sqlite3_prepare_v2(s->db, sql, -1, &statement, NULL) != SQLITE_OK)
         return fail(s, "cannot read log lines");
     bind_text(statement, 1, query->connector_id);
@@ -116,7 +116,7 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
     bind_text(statement, 4, query->account_id);
     bind_text(statement, 5, query->batch_id);
     sqlite3_bind_int64(statement, 6, query->since_ms);
-    sqlite3_bind_int64(statement, 7, query->after_sequence);
+    sqlite3_bind_int64(statement, 7, query->after_sequence >= 0 ? query->after_sequence : -1);
     sqlite3_bind_int64(statement, 8, query->limit);
 
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
