@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "entities.h"
+#include "ids.h"
 #include "service.h"
 
 #define EVENTS_DEFAULT_LIMIT 100
@@ -94,15 +95,9 @@ static int add_event(const store_event_row *row, void *user_data)
     json_object *events = user_data;
     json_object *event = json_object_new_object();
     json_object *properties = json_tokener_parse(row->properties_json);
-    char timestamp[32];
-    time_t seconds = (time_t)(row->timestamp_ms / 1000);
-    struct tm utc;
-    size_t length;
+    char timestamp[TIMESTAMP_TEXT_SIZE];
 
-    gmtime_r(&seconds, &utc);
-    length = strftime(timestamp, sizeof(timestamp), "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(timestamp + length, sizeof(timestamp) - length, ".%03dZ",
-             (int)(row->timestamp_ms % 1000));
+    timestamp_format_ms(row->timestamp_ms, timestamp);
 
     json_object_object_add(event, "event", json_object_new_string(row->event));
     json_object_object_add(event, "properties",

@@ -39,15 +39,27 @@ void id_generate(char id[ID_TEXT_SIZE])
              bytes[14], bytes[15]);
 }
 
-void timestamp_now(char text[TIMESTAMP_TEXT_SIZE])
+void timestamp_format_ms(int64_t milliseconds, char text[TIMESTAMP_TEXT_SIZE])
 {
-    struct timeval now;
+    time_t seconds = (time_t)(milliseconds / 1000);
+    int remainder = (int)(milliseconds % 1000);
     struct tm utc;
     size_t length;
 
-    gettimeofday(&now, NULL);
-    gmtime_r(&now.tv_sec, &utc);
+    /* Round toward minus infinity so times before 1970 print correctly. */
+    if (remainder < 0) {
+        remainder += 1000;
+        seconds -= 1;
+    }
+    gmtime_r(&seconds, &utc);
     length = strftime(text, TIMESTAMP_TEXT_SIZE, "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(text + length, TIMESTAMP_TEXT_SIZE - length, ".%03dZ",
-             (int)(now.tv_usec / 1000));
+    snprintf(text + length, TIMESTAMP_TEXT_SIZE - length, ".%03dZ", remainder);
+}
+
+void timestamp_now(char text[TIMESTAMP_TEXT_SIZE])
+{
+    struct timeval now;
+
+    gettimeofday(&now, NULL);
+    timestamp_format_ms((int64_t)now.tv_sec * 1000 + now.tv_usec / 1000, text);
 }

@@ -3,6 +3,7 @@
 #define WHARF_CORE_IDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A random UUID (version 4) in its 36-character text form. */
 #define ID_TEXT_SIZE 37
@@ -12,5 +13,8 @@ void id_generate(char id[ID_TEXT_SIZE]);
  * "2026-12-04T20:14:16.123Z". */
 #define TIMESTAMP_TEXT_SIZE 32
 void timestamp_now(char text[TIMESTAMP_TEXT_SIZE]);
+
+/* The same form for a time given in Unix epoch milliseconds. */
+void timestamp_format_ms(int64_t milliseconds, char text[TIMESTAMP_TEXT_SIZE]);
 
 #endif
