@@ -57,6 +57,7 @@ typedef struct run_figures {
     double p99_ms;
     double max_ms;
     double server_cpu_seconds;
+    double loop_cpu_seconds;
     double client_cpu_seconds;
 } run_figures;
 
@@ -153,6 +154,8 @@ static int run_throughput(const options *options, const bench_request_set *set, 
     load_report report;
     double cpu_before = 0;
     double cpu_after = 0;
+    double loop_before = 0;
+    double loop_after = 0;
     char error[1024];
     char stop_error[1024];
     int rc;
@@ -162,9 +165,9 @@ static int run_throughput(const options *options, const bench_request_set *set, 
         fprintf(stderr, "bench_ingest: %s\n", error);
         return -1;
     }
-    wharfd_cpu_seconds(&process, &cpu_before);
+    wharfd_cpu_seconds(&process, &cpu_before, &loop_before);
     rc = load_run(process.port, set, options->connections, &report, error, sizeof(error));
-    wharfd_cpu_seconds(&process, &cpu_after);
+    wharfd_cpu_seconds(&process, &cpu_after, &loop_after);
     if (rc == 0 && report.failed > 0) {
         snprintf(error, sizeof(error), "%zu requests were not a full success; first: %s",
                  report.failed, report.failure);
@@ -188,17 +191,19 @@ static int run_throughput(const options *options, const bench_request_set *set, 
     figures->seconds = report.seconds;
     figures->messages_per_second = (double)set->messages / report.seconds;
     figures->server_cpu_seconds = cpu_after - cpu_before;
+    figures->loop_cpu_seconds = loop_after - loop_before;
     figures->client_cpu_seconds = report.client_cpu_seconds;
     latency_figures(&report, set->count, figures);
     load_report_free(&report);
 
     printf("run %d: %llu messages in %zu requests over %u connections: %.2f s, %.0f messages/s; "
            "request latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU: wharfd %.2f s "
-           "(%.2f cores), client %.2f s\n",
+           "(%.2f cores; loop thread %.2f s = %.1f us per message), client %.2f s\n",
            run, (unsigned long long)set->messages, set->count, options->connections,
            figures->seconds, figures->messages_per_second, figures->p50_ms, figures->p99_ms,
            figures->max_ms, figures->server_cpu_seconds,
-           figures->server_cpu_seconds / figures->seconds, figures->client_cpu_seconds);
+           figures->server_cpu_seconds / figures->seconds, figures->loop_cpu_seconds,
+           figures->loop_cpu_seconds * 1e6 / (double)set->messages, figures->client_cpu_seconds);
     fflush(stdout);
     return 0;
 }

@@ -164,9 +164,9 @@ int wharfd_start(wharfd_process *process, const char *wharfd_path, const char *w
     return -1;
 }
 
-int wharfd_cpu_seconds(const wharfd_process *process, double *seconds)
+/* User plus system CPU seconds from a /proc stat file. */
+static int read_cpu_seconds(const char *path, double *seconds)
 {
-    char path[64];
     char text[2048];
     FILE *stat_file;
     const char *after_name;
@@ -174,7 +174,6 @@ int wharfd_cpu_seconds(const wharfd_process *process, double *seconds)
     unsigned long system_ticks = 0;
     size_t length;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)process->pid);
     stat_file = fopen(path, "r");
     if (stat_file == NULL)
         return -1;
@@ -191,6 +190,18 @@ int wharfd_cpu_seconds(const wharfd_process *process, double *seconds)
         return -1;
     *seconds = (double)(user_ticks + system_ticks) / (double)sysconf(_SC_CLK_TCK);
     return 0;
+}
+
+int wharfd_cpu_seconds(const wharfd_process *process, double *seconds, double *loop_seconds)
+{
+    char path[64];
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)process->pid);
+    if (read_cpu_seconds(path, seconds) != 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)process->pid,
+             (int)process->pid);
+    return read_cpu_seconds(path, loop_seconds);
 }
 
 int wharfd_read_memory(const wharfd_process *process, wharfd_memory *memory)

@@ -33,8 +33,10 @@ typedef struct wharfd_memory {
 int wharfd_start(wharfd_process *process, const char *wharfd_path, const char *write_key,
                  char *error, size_t error_size);
 
-/* CPU time the process used so far, user plus system, in seconds. */
-int wharfd_cpu_seconds(const wharfd_process *process, double *seconds);
+/* CPU time the process used so far, user plus system, in seconds: all
+ * threads in *seconds, and in *loop_seconds the main thread's, which runs
+ * wharfd's event loop. */
+int wharfd_cpu_seconds(const wharfd_process *process, double *seconds, double *loop_seconds);
 
 int wharfd_read_memory(const wharfd_process *process, wharfd_memory *memory);
 

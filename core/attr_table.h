@@ -40,6 +40,17 @@ int attr_table_exists(const attr_table *table, uint32_t index);
 int attr_table_set(attr_table *table, uint32_t index, const char *name,
                    const struct json_object *value);
 
+/* attr_table_set() for a name id from attr_table_intern_name(); -EINVAL
+ * for an id that was never handed out. */
+int attr_table_set_id(attr_table *table, uint32_t index, uint32_t name_id,
+                      const struct json_object *value);
+
+/* Start loading into the cache the pooled strings that setting the string
+ * values of writes (an object of attribute names to values) looks up, so
+ * that the cache misses of a whole entity overlap. Only a hint: it
+ * changes nothing. */
+void attr_table_prefetch_values(const attr_table *table, const struct json_object *writes);
+
 /* The attribute's value as a new json-c object (caller puts it); NULL when
  * unset. A stored JSON null is returned as NULL too. */
 struct json_object *attr_table_get(const attr_table *table, uint32_t index,
@@ -52,9 +63,10 @@ struct json_object *attr_table_to_json(const attr_table *table, uint32_t index);
  * malloc'ed buffer of *capacity bytes that grows as needed (both may start
  * as NULL and 0). The text is the one json-c writes for
  * attr_table_to_json() with JSON_C_TO_STRING_PLAIN |
- * JSON_C_TO_STRING_NOSLASHESCAPE, without building that object. Returns
- * the length of the text (NUL-terminated), or -ENOMEM, or -EINVAL when
- * the index is not in use. */
+ * JSON_C_TO_STRING_NOSLASHESCAPE, without building that object. Loop
+ * thread only: it keeps the key text of each attribute name it writes.
+ * Returns the length of the text (NUL-terminated), or -ENOMEM, or -EINVAL
+ * when the index is not in use. */
 long attr_table_json_text(const attr_table *table, uint32_t index, char **text,
                           size_t *capacity);
 

@@ -13,6 +13,7 @@
 
 #include "attr_value.h"
 #include "ids.h"
+#include "ingest_attributes.h"
 #include "ingest_claims.h"
 #include "log.h"
 #include "name_table.h"
@@ -71,11 +72,16 @@ static void generate_entity_id(char id[ID_TEXT_SIZE], int64_t created_ms)
     bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x70);
     bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
 
-    snprintf(id, ID_TEXT_SIZE,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6],
-             bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13],
-             bytes[14], bytes[15]);
+    /* The 8-4-4-4-12 hex text of RFC 9562, in lower case. */
+    for (int i = 0, at = 0; i < 16; i++) {
+        static const char hex[] = "0123456789abcdef";
+
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            id[at++] = '-';
+        id[at++] = hex[bytes[i] >> 4];
+        id[at++] = hex[bytes[i] & 0x0f];
+    }
+    id[36] = '\0';
 }
 
 static int64_t now_ms(void)
@@ -86,6 +92,14 @@ static int64_t now_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 }
 
+static void put_digits(char *at, int value, int count)
+{
+    for (int i = count - 1; i >= 0; i--) {
+        at[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
 static void format_ms(int64_t ms, char text[TIMESTAMP_TEXT_SIZE])
 {
     time_t seconds = (time_t)(ms / 1000);
@@ -93,6 +107,27 @@ static void format_ms(int64_t ms, char text[TIMESTAMP_TEXT_SIZE])
     size_t length;
 
     gmtime_r(&seconds, &utc);
+    /* Digits by hand for the years 0 to 9999 after 1970, the times ingest
+     * writes twice per saved entity; strftime() and snprintf() took as
+     * long as SQLite's insert. Any other time goes the slow way. */
+    if (ms >= 0 && utc.tm_year + 1900 <= 9999) {
+        put_digits(text, utc.tm_year + 1900, 4);
+        text[4] = '-';
+        put_digits(text + 5, utc.tm_mon + 1, 2);
+        text[7] = '-';
+        put_digits(text + 8, utc.tm_mday, 2);
+        text[10] = 'T';
+        put_digits(text + 11, utc.tm_hour, 2);
+        text[13] = ':';
+        put_digits(text + 14, utc.tm_min, 2);
+        text[16] = ':';
+        put_digits(text + 17, utc.tm_sec, 2);
+        text[19] = '.';
+        put_digits(text + 20, (int)(ms % 1000), 3);
+        text[23] = 'Z';
+        text[24] = '\0';
+        return;
+    }
     length = strftime(text, TIMESTAMP_TEXT_SIZE, "%Y-%m-%dT%H:%M:%S", &utc);
     snprintf(text + length, TIMESTAMP_TEXT_SIZE - length, ".%03dZ", (int)(ms % 1000));
 }
@@ -564,7 +599,8 @@ entity_update *entities_update_of(entities *e, store_entity_kind kind, uint32_t 
     memset(update, 0, sizeof(*update));
     update->kind = kind;
     update->index = index;
-    update->attributes = json_object_new_object();
+    /* update->attributes is made on the first attribute change, or at
+     * delivery: most new entities take the one ingest prepared. */
     update->segments_entered = json_object_new_array();
     update->segments_left = json_object_new_array();
     update->events = json_object_new_array();
@@ -580,8 +616,14 @@ void entities_set_update_hook(entities *e, entities_update_fn fn, void *user_dat
 
 void entities_deliver_updates(entities *e, int committed)
 {
-    if (committed && e->on_update != NULL && e->update_count > 0)
+    if (committed && e->on_update != NULL && e->update_count > 0) {
+        /* The hook reads an object, empty when no attribute changed. */
+        for (size_t i = 0; i < e->update_count; i++) {
+            if (e->updates[i].attributes == NULL)
+                e->updates[i].attributes = json_object_new_object();
+        }
         e->on_update(e->on_update_data, e->updates, e->update_count);
+    }
     for (size_t i = 0; i < e->update_count; i++) {
         entity_set *set = entities_set(e, e->updates[i].kind);
         if (e->updates[i].index != ATTR_NO_ENTITY && e->updates[i].index < set->capacity)
@@ -635,6 +677,15 @@ static int stored_value_equals(const attr_value *stored, json_object *value)
     }
 }
 
+/* Updates hold copies of the values they record, never the change's own
+ * objects, so that ingest can free its changes on another thread while the
+ * update lives on the loop thread. Out of memory, a change reads as an
+ * unset. */
+static json_object *copy_for_update(json_object *value)
+{
+    return ingest_attributes_copy_value(value);
+}
+
 /* Set one attribute (value NULL unsets) and note the change in update:
  * name goes from old to new, and an attribute that ends where it started
  * in this transaction is dropped. The old value is made as JSON only when
@@ -655,9 +706,9 @@ static void write_attribute(entity_set *set, uint32_t index, entity_update *upda
     }
 
     /* A later write in the same transaction keeps the first old value. */
-    if (json_object_object_get_ex(update->attributes, name, &pair)) {
+    if (update->attributes != NULL && json_object_object_get_ex(update->attributes, name, &pair)) {
         attr_table_set(set->attributes, index, name, value);
-        json_object_array_put_idx(pair, 1, json_object_get(value));
+        json_object_array_put_idx(pair, 1, copy_for_update(value));
         if (json_object_equal(json_object_array_get_idx(pair, 0), value))
             json_object_object_del(update->attributes, name);
         return;
@@ -678,12 +729,19 @@ static void write_attribute(entity_set *set, uint32_t index, entity_update *upda
             equal = json_object_equal(old, value);
     }
 
-    attr_table_set(set->attributes, index, name, value);
-    if (!equal) {
-        pair = json_object_new_array_ext(2);
+    if (name_id != NAME_NONE)
+        attr_table_set_id(set->attributes, index, name_id, value);
+    else
+        attr_table_set(set->attributes, index, name, value);
+    if (!equal && update->attributes == NULL)
+        update->attributes = json_object_new_object();
+    if (!equal && update->attributes != NULL) {
+        /* Room for 3: json-c 0.16 grows an array when an element fills
+         * it, and two slots would be grown at the second one. */
+        pair = json_object_new_array_ext(3);
         if (pair != NULL) {
             json_object_array_add(pair, json_object_get(old));
-            json_object_array_add(pair, json_object_get(value));
+            json_object_array_add(pair, copy_for_update(value));
             /* The look-up above found no member of that name. */
             if (json_object_object_add_ex(update->attributes, name, pair,
                                           JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0)
@@ -693,16 +751,48 @@ static void write_attribute(entity_set *set, uint32_t index, entity_update *upda
     json_object_put(old);
 }
 
-/* Apply attribute writes to one entity. Returns 0, or -1 with error naming
- * the attribute (writes before it stay applied). */
-static int apply_attributes(entity_set *set, uint32_t index, entity_update *update,
-                            json_object *writes, char *error, size_t error_size)
+/* Set plain values (no operations) on an entity that the change just
+ * created, and take the changes that ingest prepared for it
+ * (ingest_attributes_prepare_new_changes()): they are what
+ * write_attribute() would record, every attribute going from unset to its
+ * value. */
+static void apply_prepared(entity_set *set, uint32_t index, entity_update *update,
+                           json_object *writes, json_object *prepared)
 {
+    attr_table_prefetch_values(set->attributes, writes);
+    json_object_object_foreach(writes, name, value)
+        attr_table_set(set->attributes, index, name, value);
+    json_object_put(update->attributes);
+    update->attributes = json_object_get(prepared);
+    /* The update is its only owner now, so writes can be freed on
+     * another thread (api_ingest.c) while the update lives on. */
+    ingest_attributes_detach_new_changes(writes);
+}
+
+/* Apply attribute writes to one entity; created says that this change
+ * made it. Returns 0, or -1 with error naming the attribute (writes before
+ * it stay applied). */
+static int apply_attributes(entity_set *set, uint32_t index, entity_update *update,
+                            json_object *writes, int created, char *error, size_t error_size)
+{
+    json_object *prepared;
+
     if (writes == NULL)
         return 0;
     /* A new entity takes its attributes in one allocation. */
     if (update != NULL && update->is_new)
         attr_table_reserve(set->attributes, index, (uint32_t)json_object_object_length(writes));
+
+    /* An entity made by this change has no attribute and no recorded
+     * change yet: resolve() makes one only when no claim found another
+     * entity, so nothing was merged into it. */
+    prepared = ingest_attributes_new_changes(writes);
+    if (prepared != NULL && created && update != NULL &&
+        (update->attributes == NULL || json_object_object_length(update->attributes) == 0)) {
+        apply_prepared(set, index, update, writes, prepared);
+        return 0;
+    }
+
     json_object_object_foreach(writes, name, value) {
         json_object *operation;
         json_object *operand = NULL;
@@ -860,7 +950,7 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
             update = entities_update_of(e, STORE_ACCOUNTS, account);
             if (update != NULL && created)
                 update->is_new = 1;
-            if (apply_attributes(&e->accounts, account, update, writes, result->error,
+            if (apply_attributes(&e->accounts, account, update, writes, created, result->error,
                                  sizeof(result->error)) != 0)
                 return;
             touch(e, &e->accounts, account);
@@ -878,8 +968,8 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
             update->is_new = 1;
         user_changed = created;
         if (change->kind == CHANGE_USER) {
-            if (apply_attributes(&e->users, user, update, change->attributes, result->error,
-                                 sizeof(result->error)) != 0)
+            if (apply_attributes(&e->users, user, update, change->attributes, created,
+                                 result->error, sizeof(result->error)) != 0)
                 return;
             user_changed = 1;
         }

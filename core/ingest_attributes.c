@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ingest_json.h"
@@ -257,4 +260,230 @@ int ingest_attributes_from_native(const json_object *attributes, const char *pat
                                   json_object **writes, char *error, size_t error_size)
 {
     return build_writes(attributes, path, FROM_NATIVE, writes, error, error_size);
+}
+
+/* The names of ingest_attributes_name_key(): open addressing with linear
+ * probing over a power-of-two table, at most half full. Names are never
+ * removed, so their addresses stay valid as json-c keys. */
+static struct {
+    pthread_mutex_t lock;
+    char **slots;
+    uint32_t *hashes;
+    size_t capacity;
+    size_t count;
+} name_keys = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* FNV-1a, 32-bit: attribute names are short. */
+static uint32_t hash_name(const char *name, size_t length)
+{
+    uint32_t hash = 2166136261u;
+
+    for (size_t i = 0; i < length; i++) {
+        hash ^= (unsigned char)name[i];
+        hash *= 16777619u;
+    }
+    return hash;
+}
+
+static size_t find_name_slot(char **slots, const uint32_t *hashes, size_t capacity,
+                             const char *name, uint32_t hash)
+{
+    size_t mask = capacity - 1;
+
+    for (size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+        if (slots[slot] == NULL || (hashes[slot] == hash && strcmp(slots[slot], name) == 0))
+            return slot;
+    }
+}
+
+/* Double the table (name_keys.lock held). Returns false when out of memory. */
+static bool grow_name_keys(void)
+{
+    size_t capacity = name_keys.capacity == 0 ? 256 : name_keys.capacity * 2;
+    char **slots = calloc(capacity, sizeof(*slots));
+    uint32_t *hashes = calloc(capacity, sizeof(*hashes));
+
+    if (slots == NULL || hashes == NULL) {
+        free(slots);
+        free(hashes);
+        return false;
+    }
+    for (size_t i = 0; i < name_keys.capacity; i++) {
+        size_t slot;
+
+        if (name_keys.slots[i] == NULL)
+            continue;
+        slot = find_name_slot(slots, hashes, capacity, name_keys.slots[i], name_keys.hashes[i]);
+        slots[slot] = name_keys.slots[i];
+        hashes[slot] = name_keys.hashes[i];
+    }
+    free(name_keys.slots);
+    free(name_keys.hashes);
+    name_keys.slots = slots;
+    name_keys.hashes = hashes;
+    name_keys.capacity = capacity;
+    return true;
+}
+
+/* Names each thread found lately, by hash, so that most look-ups take no
+ * lock: the kept names never move or go away. */
+#define NAME_KEY_CACHE_SIZE 256
+static _Thread_local const char *name_key_cache[NAME_KEY_CACHE_SIZE];
+
+const char *ingest_attributes_name_key(const char *name)
+{
+    size_t length = strnlen(name, 256);
+    uint32_t hash;
+    const char *key = NULL;
+    const char **cached;
+    size_t slot;
+
+    if (length > 255)
+        return NULL;
+    hash = hash_name(name, length);
+    cached = &name_key_cache[hash % NAME_KEY_CACHE_SIZE];
+    if (*cached != NULL && strcmp(*cached, name) == 0)
+        return *cached;
+
+    pthread_mutex_lock(&name_keys.lock);
+    if ((name_keys.count + 1) * 2 > name_keys.capacity &&
+        (name_keys.count >= INGEST_ATTRIBUTES_NAME_KEYS_MAX || !grow_name_keys())) {
+        /* Full: only names already kept are found. */
+        if (name_keys.capacity > 0) {
+            slot = find_name_slot(name_keys.slots, name_keys.hashes, name_keys.capacity, name,
+                                  hash);
+            key = name_keys.slots[slot];
+        }
+        goto out;
+    }
+    slot = find_name_slot(name_keys.slots, name_keys.hashes, name_keys.capacity, name, hash);
+    if (name_keys.slots[slot] == NULL) {
+        name_keys.slots[slot] = strdup(name);
+        if (name_keys.slots[slot] == NULL)
+            goto out;
+        name_keys.hashes[slot] = hash;
+        name_keys.count++;
+    }
+    key = name_keys.slots[slot];
+
+out:
+    pthread_mutex_unlock(&name_keys.lock);
+    if (key != NULL)
+        *cached = key;
+    return key;
+}
+
+json_object *ingest_attributes_copy_value(const json_object *value)
+{
+    json_object *source = (json_object *)value;
+    json_object *copy = NULL;
+
+    /* Scalars by their constructors: json_object_deep_copy() is generic
+     * and took a fifth of preparing a new user's changes. */
+    switch (json_object_get_type(source)) {
+    case json_type_null:
+        return NULL;
+    case json_type_boolean:
+        return json_object_new_boolean(json_object_get_boolean(source));
+    case json_type_int:
+        /* json-c keeps integers above INT64_MAX as uint64. */
+        if (json_object_get_int64(source) == INT64_MAX &&
+            json_object_get_uint64(source) > (uint64_t)INT64_MAX)
+            return json_object_new_uint64(json_object_get_uint64(source));
+        return json_object_new_int64(json_object_get_int64(source));
+    case json_type_double: {
+        /* A parsed number keeps its text as user data and is written as
+         * that text (json_object_new_double_s()). */
+        const char *text = json_object_get_userdata(source);
+
+        return text != NULL ? json_object_new_double_s(json_object_get_double(source), text)
+                            : json_object_new_double(json_object_get_double(source));
+    }
+    case json_type_string:
+        return json_object_new_string_len(json_object_get_string(source),
+                                          json_object_get_string_len(source));
+    case json_type_array:
+    case json_type_object:
+        if (json_object_deep_copy(source, &copy, NULL) != 0) {
+            json_object_put(copy);
+            return NULL;
+        }
+        return copy;
+    }
+    return NULL;
+}
+
+static void release_new_changes(json_object *writes, void *changes)
+{
+    (void)writes;
+    json_object_put(changes);
+}
+
+int ingest_attributes_prepare_new_changes(json_object *writes)
+{
+    json_object *changes;
+    int count;
+
+    if (!json_object_is_type(writes, json_type_object) ||
+        json_object_get_userdata(writes) != NULL || has_object_value(writes))
+        return 0;
+
+    changes = json_object_new_object();
+    if (changes == NULL)
+        return -ENOMEM;
+    /* Size the hash table once: json-c 0.16 starts objects with 16 slots
+     * and doubles them whenever two thirds are used (LH_LOAD_FACTOR). */
+    count = json_object_object_length(writes);
+    if (count > 10 && lh_table_resize(json_object_get_object(changes), count * 2) != 0) {
+        json_object_put(changes);
+        return -ENOMEM;
+    }
+
+    json_object_object_foreach(writes, name, value) {
+        json_object *pair;
+        json_object *copy = NULL;
+        const char *key;
+
+        /* An unset attribute that stays unset is no change. */
+        if (value == NULL)
+            continue;
+        /* A copy, so that the changes share no object with writes and
+         * either can be freed on any thread. */
+        /* Room for 3: json-c 0.16 grows an array when an element fills
+         * it, and two slots would be grown at the second one. */
+        pair = json_object_new_array_ext(3);
+        copy = ingest_attributes_copy_value(value);
+        if (pair == NULL || copy == NULL || json_object_array_add(pair, NULL) != 0 ||
+            json_object_array_add(pair, copy) != 0) {
+            json_object_put(copy);
+            json_object_put(pair);
+            json_object_put(changes);
+            return -ENOMEM;
+        }
+        key = ingest_attributes_name_key(name);
+        if (json_object_object_add_ex(changes, key != NULL ? key : name, pair,
+                                      key != NULL ? JSON_C_OBJECT_ADD_KEY_IS_NEW |
+                                                        JSON_C_OBJECT_KEY_IS_CONSTANT
+                                                  : JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0) {
+            json_object_put(pair);
+            json_object_put(changes);
+            return -ENOMEM;
+        }
+    }
+    json_object_set_userdata(writes, changes, release_new_changes);
+    return 0;
+}
+
+json_object *ingest_attributes_new_changes(const json_object *writes)
+{
+    if (!json_object_is_type(writes, json_type_object))
+        return NULL;
+    return json_object_get_userdata((json_object *)writes);
+}
+
+void ingest_attributes_detach_new_changes(json_object *writes)
+{
+    /* json-c calls the old user_delete, which drops the reference. */
+    if (ingest_attributes_new_changes(writes) != NULL)
+        json_object_set_userdata(writes, NULL, NULL);
 }

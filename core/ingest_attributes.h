@@ -35,4 +35,38 @@ int ingest_attributes_from_native(const struct json_object *attributes, const ch
                                   struct json_object **writes, char *error,
                                   size_t error_size);
 
+/* Most distinct names that ingest_attributes_name_key() keeps. */
+#define INGEST_ATTRIBUTES_NAME_KEYS_MAX 65536
+
+/* name as a string kept for the life of the process, to use as a json-c
+ * key without a copy (JSON_C_OBJECT_KEY_IS_CONSTANT): json-c copies every
+ * other key of every object, and ingest made two such copies per
+ * attribute of every message. Thread-safe. NULL (copy the key then) once
+ * INGEST_ATTRIBUTES_NAME_KEYS_MAX names are kept, for a name longer than
+ * 255 bytes, or when out of memory. */
+const char *ingest_attributes_name_key(const char *name);
+
+/* A copy of an attribute value that shares no object with it, so that
+ * either can be freed on any thread; NULL for JSON null or when out of
+ * memory. Serializes as value does. */
+struct json_object *ingest_attributes_copy_value(const struct json_object *value);
+
+/* Attach to writes (from one of the functions above) the changes that
+ * applying them to a new entity records in its entity_update (entities.h):
+ * {"name": [null, copy of value]} for each write that sets a value, in
+ * order. Ingest calls it on a worker thread, so that the event loop takes
+ * the prepared object for a new entity instead of building it. The object
+ * shares nothing with writes. Nothing is attached when a write is an
+ * operation or a nested object, or when writes is NULL. Returns 0 or
+ * -ENOMEM. */
+int ingest_attributes_prepare_new_changes(struct json_object *writes);
+
+/* The object that ingest_attributes_prepare_new_changes() attached to
+ * writes, or NULL. It stays owned by writes. */
+struct json_object *ingest_attributes_new_changes(const struct json_object *writes);
+
+/* Give up writes' reference to the attached object, if any; the caller
+ * takes its own before. */
+void ingest_attributes_detach_new_changes(struct json_object *writes);
+
 #endif

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Maximum length of a path in a message; longer paths are cut, which only
@@ -311,8 +312,406 @@ static bool is_json_whitespace(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-int ingest_json_parse(const char *body, size_t size, json_object **root, char *error,
-                      size_t error_size)
+/*
+ * A parser for the common shape of request bodies that builds the same
+ * json-c objects, in the same order, as json_tokener 0.16 in strict mode,
+ * without the tokener's byte-by-byte state machine: parsing took a quarter
+ * of ingest's CPU time. It reads a subset of JSON and gives up on anything
+ * else: a \u escape, a control character in a string, whitespace other
+ * than space, tab, newline and carriage return, a number that is not in
+ * the form of RFC 8259 section 6 or has more than 18 integer digits or
+ * does not fit a finite double, the words NaN and Infinity, keys longer
+ * than FAST_KEY_MAX bytes and nesting deeper than FAST_DEPTH_MAX. json_tokener then parses the whole body
+ * again, so that every document outside the subset, and every error, reads
+ * exactly as before.
+ */
+
+/* Below json-c's default depth of 32 (JSON_TOKENER_DEFAULT_DEPTH). */
+#define FAST_DEPTH_MAX 30
+/* Longest number text and object key handled; longer ones are rare. */
+#define FAST_NUMBER_MAX 64
+#define FAST_KEY_MAX 255
+
+typedef enum fast_result { FAST_OK, FAST_GIVE_UP } fast_result;
+
+typedef struct fast_parser {
+    const char *at;
+    const char *end;
+    int depth; /* containers entered; the root object or array is 1 */
+    char *scratch; /* decoded strings and NUL-terminated keys */
+    size_t scratch_capacity;
+    const ingest_json_filter *filter; /* or NULL */
+} fast_parser;
+
+static void fast_skip_whitespace(fast_parser *p)
+{
+    while (p->at < p->end && is_json_whitespace(*p->at))
+        p->at++;
+}
+
+static bool fast_reserve(fast_parser *p, size_t size)
+{
+    char *grown;
+    size_t capacity = p->scratch_capacity == 0 ? 256 : p->scratch_capacity;
+
+    if (size <= p->scratch_capacity)
+        return true;
+    while (capacity < size)
+        capacity *= 2;
+    grown = realloc(p->scratch, capacity);
+    if (grown == NULL)
+        return false;
+    p->scratch = grown;
+    p->scratch_capacity = capacity;
+    return true;
+}
+
+/* Bytes that end a run of plain string text: the quote, the backslash and
+ * the control characters. */
+static const bool string_stop[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+    [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+    [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1,
+};
+
+/* Read a string whose opening quote p->at points at. *text is either in
+ * the body or, when the string has escapes or copy is set, in p->scratch
+ * with a NUL after it. */
+static fast_result fast_string(fast_parser *p, bool copy, const char **text, size_t *length)
+{
+    /* The two-character escapes of RFC 8259 section 7, without \u. */
+    static const char escapes[] = "\"\\/bfnrt";
+    static const char decoded[] = "\"\\/\b\f\n\r\t";
+    const char *run = ++p->at; /* the bytes not yet copied start here */
+    size_t used = 0;
+    bool escaped = false;
+
+    for (;;) {
+        unsigned char c;
+        const char *escape;
+
+        /* Skip the bytes that need no attention in one tight loop. */
+        while (p->at < p->end && !string_stop[(unsigned char)*p->at])
+            p->at++;
+        if (p->at >= p->end)
+            return FAST_GIVE_UP;
+        c = (unsigned char)*p->at;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return FAST_GIVE_UP;
+        if (p->at + 1 >= p->end || p->at[1] == '\0' ||
+            (escape = strchr(escapes, p->at[1])) == NULL)
+            return FAST_GIVE_UP;
+        if (!fast_reserve(p, used + (size_t)(p->at - run) + 1))
+            return FAST_GIVE_UP;
+        memcpy(p->scratch + used, run, (size_t)(p->at - run));
+        used += (size_t)(p->at - run);
+        p->scratch[used++] = decoded[escape - escapes];
+        p->at += 2;
+        run = p->at;
+        escaped = true;
+    }
+
+    if (!escaped && !copy) {
+        *text = run;
+        *length = (size_t)(p->at - run);
+        p->at++;
+        return FAST_OK;
+    }
+    if (!fast_reserve(p, used + (size_t)(p->at - run) + 1))
+        return FAST_GIVE_UP;
+    memcpy(p->scratch + used, run, (size_t)(p->at - run));
+    used += (size_t)(p->at - run);
+    p->scratch[used] = '\0';
+    *text = p->scratch;
+    *length = used;
+    p->at++;
+    return FAST_OK;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Read a number in the form of RFC 8259 section 6 as json-c would: an
+ * integer as int64, anything with a fraction or exponent as a double that
+ * keeps its text. value NULL checks the number without making it. */
+static fast_result fast_number(fast_parser *p, json_object **value)
+{
+    const char *start = p->at;
+    const char *digits;
+    bool negative = false;
+    bool is_double = false;
+    char text[FAST_NUMBER_MAX + 1];
+    size_t length;
+    char *number_end;
+    double number;
+
+    if (p->at < p->end && *p->at == '-') {
+        negative = true;
+        p->at++;
+    }
+    digits = p->at;
+    if (p->at >= p->end || !is_digit(*p->at))
+        return FAST_GIVE_UP;
+    if (*p->at == '0')
+        p->at++;
+    else
+        while (p->at < p->end && is_digit(*p->at))
+            p->at++;
+    if (p->at < p->end && *p->at == '.') {
+        is_double = true;
+        p->at++;
+        if (p->at >= p->end || !is_digit(*p->at))
+            return FAST_GIVE_UP;
+        while (p->at < p->end && is_digit(*p->at))
+            p->at++;
+    }
+    if (p->at < p->end && (*p->at == 'e' || *p->at == 'E')) {
+        is_double = true;
+        p->at++;
+        if (p->at < p->end && (*p->at == '+' || *p->at == '-'))
+            p->at++;
+        if (p->at >= p->end || !is_digit(*p->at))
+            return FAST_GIVE_UP;
+        while (p->at < p->end && is_digit(*p->at))
+            p->at++;
+    }
+    length = (size_t)(p->at - start);
+
+    if (!is_double) {
+        uint64_t magnitude = 0;
+
+        /* 18 digits stay below INT64_MAX, so nothing overflows. */
+        if ((size_t)(p->at - digits) > 18)
+            return FAST_GIVE_UP;
+        if (value == NULL)
+            return FAST_OK;
+        for (const char *d = digits; d < p->at; d++)
+            magnitude = magnitude * 10 + (uint64_t)(*d - '0');
+        *value = json_object_new_int64(negative ? -(int64_t)magnitude : (int64_t)magnitude);
+        return *value != NULL ? FAST_OK : FAST_GIVE_UP;
+    }
+
+    if (length > FAST_NUMBER_MAX)
+        return FAST_GIVE_UP;
+    memcpy(text, start, length);
+    text[length] = '\0';
+    errno = 0;
+    number = strtod(text, &number_end);
+    if (number_end != text + length || errno != 0 || !isfinite(number))
+        return FAST_GIVE_UP;
+    if (value == NULL)
+        return FAST_OK;
+    *value = json_object_new_double_s(number, text);
+    return *value != NULL ? FAST_OK : FAST_GIVE_UP;
+}
+
+static fast_result fast_value(fast_parser *p, json_object **value, const char *member);
+
+/* Read an array; member is the key whose value it is, or NULL. */
+static fast_result fast_array(fast_parser *p, json_object **value, const char *member)
+{
+    json_object *array = NULL;
+    size_t index = 0;
+
+    if (value != NULL && (array = json_object_new_array()) == NULL)
+        return FAST_GIVE_UP;
+    p->at++;
+    fast_skip_whitespace(p);
+    if (p->at < p->end && *p->at == ']') {
+        p->at++;
+        if (value != NULL)
+            *value = array;
+        return FAST_OK;
+    }
+    for (;; index++) {
+        json_object *item = NULL;
+        const char *item_start = p->at;
+
+        if (fast_value(p, value != NULL ? &item : NULL, NULL) != FAST_OK)
+            goto give_up;
+        if (value != NULL && json_object_array_add(array, item) != 0) {
+            json_object_put(item);
+            goto give_up;
+        }
+        if (p->filter != NULL && p->filter->element != NULL && value != NULL &&
+            p->depth == p->filter->element_depth)
+            p->filter->element(p->filter->data, member, index, item_start,
+                               (size_t)(p->at - item_start));
+        fast_skip_whitespace(p);
+        if (p->at >= p->end)
+            goto give_up;
+        if (*p->at == ']') {
+            p->at++;
+            if (value != NULL)
+                *value = array;
+            return FAST_OK;
+        }
+        if (*p->at != ',')
+            goto give_up;
+        p->at++;
+        fast_skip_whitespace(p);
+    }
+
+give_up:
+    json_object_put(array);
+    return FAST_GIVE_UP;
+}
+
+static fast_result fast_object(fast_parser *p, json_object **value)
+{
+    json_object *object = NULL;
+
+    if (value != NULL && (object = json_object_new_object()) == NULL)
+        return FAST_GIVE_UP;
+    p->at++;
+    fast_skip_whitespace(p);
+    if (p->at < p->end && *p->at == '}') {
+        p->at++;
+        if (value != NULL)
+            *value = object;
+        return FAST_OK;
+    }
+    for (;;) {
+        json_object *member = NULL;
+        const char *key;
+        size_t key_length;
+        char key_copy[FAST_KEY_MAX + 1];
+        const char *kept = NULL;
+
+        if (p->at >= p->end || *p->at != '"' ||
+            fast_string(p, true, &key, &key_length) != FAST_OK || key_length > FAST_KEY_MAX)
+            goto give_up;
+        /* The member's value may reuse the scratch buffer. */
+        memcpy(key_copy, key, key_length + 1);
+        if (value != NULL)
+            kept = p->filter == NULL || p->filter->keep == NULL
+                       ? key_copy
+                       : p->filter->keep(p->filter->data, p->depth, key_copy);
+        fast_skip_whitespace(p);
+        if (p->at >= p->end || *p->at != ':')
+            goto give_up;
+        p->at++;
+        fast_skip_whitespace(p);
+        if (fast_value(p, kept != NULL ? &member : NULL, key_copy) != FAST_OK)
+            goto give_up;
+        /* A repeated key keeps its first place and takes the last value,
+         * as json-c does. */
+        if (kept != NULL &&
+            json_object_object_add_ex(object, kept, member,
+                                      kept == key_copy ? 0 : JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
+            json_object_put(member);
+            goto give_up;
+        }
+        fast_skip_whitespace(p);
+        if (p->at >= p->end)
+            goto give_up;
+        if (*p->at == '}') {
+            p->at++;
+            if (value != NULL)
+                *value = object;
+            return FAST_OK;
+        }
+        if (*p->at != ',')
+            goto give_up;
+        p->at++;
+        fast_skip_whitespace(p);
+    }
+
+give_up:
+    json_object_put(object);
+    return FAST_GIVE_UP;
+}
+
+static bool fast_word(fast_parser *p, const char *word, size_t length)
+{
+    if ((size_t)(p->end - p->at) < length || memcmp(p->at, word, length) != 0)
+        return false;
+    p->at += length;
+    return true;
+}
+
+/* Read the value at p->at into *value (NULL for JSON null), or with value
+ * NULL only check it. member is the key whose value it is, or NULL. */
+static fast_result fast_value(fast_parser *p, json_object **value, const char *member)
+{
+    fast_result result;
+    const char *text;
+    size_t length;
+
+    if (value != NULL)
+        *value = NULL;
+    if (p->at >= p->end)
+        return FAST_GIVE_UP;
+    switch (*p->at) {
+    case '{':
+    case '[':
+        if (++p->depth > FAST_DEPTH_MAX)
+            return FAST_GIVE_UP;
+        result = *p->at == '{' ? fast_object(p, value) : fast_array(p, value, member);
+        p->depth--;
+        return result;
+    case '"':
+        if (fast_string(p, false, &text, &length) != FAST_OK || length > INT32_MAX)
+            return FAST_GIVE_UP;
+        if (value == NULL)
+            return FAST_OK;
+        *value = json_object_new_string_len(text, (int)length);
+        return *value != NULL ? FAST_OK : FAST_GIVE_UP;
+    case 't':
+        if (!fast_word(p, "true", 4))
+            return FAST_GIVE_UP;
+        if (value == NULL)
+            return FAST_OK;
+        *value = json_object_new_boolean(1);
+        return *value != NULL ? FAST_OK : FAST_GIVE_UP;
+    case 'f':
+        if (!fast_word(p, "false", 5))
+            return FAST_GIVE_UP;
+        if (value == NULL)
+            return FAST_OK;
+        *value = json_object_new_boolean(0);
+        return *value != NULL ? FAST_OK : FAST_GIVE_UP;
+    case 'n':
+        return fast_word(p, "null", 4) ? FAST_OK : FAST_GIVE_UP;
+    default:
+        if (*p->at == '-' || is_digit(*p->at))
+            return fast_number(p, value);
+        return FAST_GIVE_UP;
+    }
+}
+
+/* Parse body as one document with fast_value(); false when json_tokener
+ * has to. */
+static bool fast_parse(const char *body, size_t size, const ingest_json_filter *filter,
+                       json_object **root)
+{
+    fast_parser parser = {.at = body, .end = body + size, .filter = filter};
+    json_object *document = NULL;
+    bool parsed;
+
+    fast_skip_whitespace(&parser);
+    parsed = fast_value(&parser, &document, NULL) == FAST_OK;
+    fast_skip_whitespace(&parser);
+    if (parsed && parser.at != parser.end) {
+        json_object_put(document);
+        parsed = false;
+    }
+    free(parser.scratch);
+    if (parsed)
+        *root = document;
+    return parsed;
+}
+
+/* The parse of ingest_json_parse(), with filter applied when the fast
+ * parser reads the body (then *filtered is set). */
+static int parse_body(const char *body, size_t size, const ingest_json_filter *filter,
+                      bool *filtered, json_object **root, char *error, size_t error_size)
 {
     json_tokener *tokener = NULL;
     json_object *document = NULL;
@@ -321,6 +720,7 @@ int ingest_json_parse(const char *body, size_t size, json_object **root, char *e
     int rc = -EINVAL;
 
     *root = NULL;
+    *filtered = false;
     /* json-c takes the length as an int. */
     if (size > (size_t)0x7FFFFFFF) {
         snprintf(error, error_size, "request body of %zu bytes is too large to parse", size);
@@ -338,6 +738,10 @@ int ingest_json_parse(const char *body, size_t size, json_object **root, char *e
     if (end == size) {
         snprintf(error, error_size, "request body is empty; send a JSON object");
         goto out;
+    }
+    if (fast_parse(body, size, filter, root)) {
+        *filtered = filter != NULL;
+        return 0;
     }
 
     tokener = json_tokener_new();
@@ -383,4 +787,23 @@ out:
     if (tokener != NULL)
         json_tokener_free(tokener);
     return rc;
+}
+
+int ingest_json_parse(const char *body, size_t size, json_object **root, char *error,
+                      size_t error_size)
+{
+    bool filtered;
+
+    return parse_body(body, size, NULL, &filtered, root, error, error_size);
+}
+
+int ingest_json_parse_filtered(const char *body, size_t size, const ingest_json_filter *filter,
+                               json_object **root, char *error, size_t error_size)
+{
+    bool filtered;
+    int rc = parse_body(body, size, filter, &filtered, root, error, error_size);
+
+    if (rc < 0)
+        return rc;
+    return filtered ? 1 : 0;
 }

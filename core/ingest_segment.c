@@ -198,8 +198,12 @@ static int read_identify(json_object *message, entity_change *change, char *erro
             return rc;
     }
 
-    return ingest_attributes_from_traits(traits, "traits", &change->attributes, error,
-                                         error_size);
+    rc = ingest_attributes_from_traits(traits, "traits", &change->attributes, error,
+                                       error_size);
+    if (rc < 0)
+        return rc;
+    /* Most identify calls in a bulk load introduce a new user. */
+    return ingest_attributes_prepare_new_changes(change->attributes);
 }
 
 /* Set the account's domain from traits.domain, else from the host of
@@ -405,7 +409,8 @@ static int check_message_size(json_object *message, char *error, size_t error_si
 /* Read one message into change (which the caller clears on failure).
  * *ignored is set for the message types that produce no change. */
 static int read_message(json_object *message, const message_context *context,
-                        entity_change *change, bool *ignored, char *error, size_t error_size)
+                        bool checked, entity_change *change, bool *ignored, char *error,
+                        size_t error_size)
 {
     message_type type;
     int rc;
@@ -416,12 +421,15 @@ static int read_message(json_object *message, const message_context *context,
                  ingest_json_type_name(message));
         return -EINVAL;
     }
-    rc = check_message_size(message, error, error_size);
-    if (rc < 0)
-        return rc;
-    rc = ingest_json_check_values(message, "", error, error_size);
-    if (rc < 0)
-        return rc;
+    /* checked: the message's text passed message_text_acceptable(). */
+    if (!checked) {
+        rc = check_message_size(message, error, error_size);
+        if (rc < 0)
+            return rc;
+        rc = ingest_json_check_values(message, "", error, error_size);
+        if (rc < 0)
+            return rc;
+    }
 
     rc = read_type(message, context, &type, error, error_size);
     if (rc < 0)
@@ -472,20 +480,48 @@ static const char *shown_message_id(json_object *message)
 /* Read one message and add its change to result. Returns 0 when the
  * message was kept, ignored or rejected (then recorded in result), or
  * -ENOMEM. */
+/* Whether the text of a message, as the filtered parse read it (so in its
+ * subset of JSON: no \u escape, no control character, finite numbers),
+ * passes the checks of check_message_size() and
+ * ingest_json_check_values(). Compact JSON text is never longer than that
+ * subset's text, and outside strings the text is ASCII, so valid UTF-8
+ * text means valid UTF-8 strings and keys. */
+static bool message_text_acceptable(const char *text, size_t length)
+{
+    return length <= INGEST_SEGMENT_MESSAGE_MAX && ingest_utf8_valid(text, length, NULL);
+}
+
+/* Read one message and add its change to result. message may lack the
+ * members that read_message() never reads, when text (its text in the
+ * body) is given; a message whose text fails the checks is parsed again
+ * from text, whole, so that the checks report as before. Returns 0 when
+ * the message was kept, ignored or rejected (then recorded in result), or
+ * -ENOMEM. */
 static int add_message(json_object *message, size_t index, const message_context *context,
-                       ingest_result *result)
+                       const char *text, size_t text_length, ingest_result *result)
 {
     entity_change change = {0};
+    json_object *whole = NULL;
     char error[512];
     bool ignored;
     int rc;
 
     context->warning[0] = '\0';
-    rc = read_message(message, context, &change, &ignored, error, sizeof(error));
+    if (text != NULL && !message_text_acceptable(text, text_length)) {
+        rc = ingest_json_parse(text, text_length, &whole, error, sizeof(error));
+        if (rc < 0)
+            return -ENOMEM;
+        message = whole;
+    }
+    rc = read_message(message, context, text != NULL && whole == NULL, &change, &ignored,
+                      error, sizeof(error));
     if (rc == -EINVAL) {
         entity_change_clear(&change);
-        return ingest_result_reject(result, index, shown_message_id(message), error);
+        rc = ingest_result_reject(result, index, shown_message_id(message), error);
+        json_object_put(whole);
+        return rc;
     }
+    json_object_put(whole);
     if (rc < 0)
         goto fail;
     if (ignored) {
@@ -503,8 +539,97 @@ fail:
     return -ENOMEM;
 }
 
-static int read_batch(json_object *root, message_context *context, ingest_result *result,
-                      char *error, size_t error_size)
+/* The text of each message of "batch" in the body. */
+typedef struct batch_texts {
+    struct {
+        const char *text;
+        size_t length;
+    } *items;
+    size_t count;
+    size_t capacity;
+    bool failed; /* out of memory */
+} batch_texts;
+
+/* The entry of names equal to key, or NULL. */
+static const char *find_name(const char *const *names, size_t count, const char *key)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(key, names[i]) == 0)
+            return names[i];
+    }
+    return NULL;
+}
+
+/* ingest_json_filter.keep: build only what reading a batch reads. The
+ * other members of the root object are never read, and the other members
+ * of a message (context, integrations, ...) are only checked, which its
+ * text can show without a tree (message_text_acceptable()). Keys are
+ * strings that outlive the document where possible: the names below, and
+ * for traits and properties the attribute names that ingest keeps. */
+static const char *keep_batch_member(void *data, int depth, const char *key)
+{
+    static const char *const root_members[] = {"batch", "sentAt", "writeKey"};
+    static const char *const message_members[] = {
+        "type",      "messageId",         "userId", "anonymousId", "traits",    "groupId",
+        "event",     "properties",        "timestamp", "originalTimestamp", "sentAt",
+        "receivedAt",
+    };
+    const char *name_key;
+
+    (void)data;
+    switch (depth) {
+    case 1:
+        return find_name(root_members, sizeof(root_members) / sizeof(root_members[0]), key);
+    case 3:
+        return find_name(message_members, sizeof(message_members) / sizeof(message_members[0]),
+                         key);
+    case 4:
+        name_key = ingest_attributes_name_key(key);
+        return name_key != NULL ? name_key : key;
+    default:
+        return key;
+    }
+}
+
+/* ingest_json_filter.element for the arrays in the root object. */
+static void note_message_text(void *data, const char *member, size_t index, const char *text,
+                              size_t length)
+{
+    batch_texts *texts = data;
+
+    if (member == NULL || strcmp(member, "batch") != 0 || texts->failed)
+        return;
+    /* A repeated "batch" replaces the earlier one, in json-c as here. */
+    if (index == 0)
+        texts->count = 0;
+    if (texts->count == texts->capacity) {
+        size_t capacity = texts->capacity == 0 ? 512 : texts->capacity * 2;
+        void *grown = realloc(texts->items, capacity * sizeof(texts->items[0]));
+
+        if (grown == NULL) {
+            texts->failed = true;
+            return;
+        }
+        texts->items = grown;
+        texts->capacity = capacity;
+    }
+    texts->items[texts->count].text = text;
+    texts->items[texts->count].length = length;
+    texts->count++;
+}
+
+/* Whether texts holds the text of each message of root's "batch" (or
+ * "batch" is no array, and reading it fails before any text is used). */
+static bool has_every_text(json_object *root, const batch_texts *texts)
+{
+    json_object *batch = member(root, "batch");
+
+    return !json_object_is_type(batch, json_type_array) ||
+           json_object_array_length(batch) == texts->count;
+}
+
+static int read_batch(json_object *root, message_context *context, const batch_texts *texts,
+                      ingest_result *result, char *error, size_t error_size)
 {
     json_object *batch = member(root, "batch");
     size_t count;
@@ -523,6 +648,7 @@ static int read_batch(json_object *root, message_context *context, ingest_result
 
     count = json_object_array_length(batch);
     result->input_count = count;
+
     for (size_t i = 0; i < count; i++) {
         json_object *message = json_object_array_get_idx(batch, i);
         int rc;
@@ -535,8 +661,11 @@ static int read_batch(json_object *root, message_context *context, ingest_result
                      "send the rest in another batch",
                      INGEST_SEGMENT_BATCH_MESSAGES_MAX);
             rc = ingest_result_reject(result, i, shown_message_id(message), limit_error);
+        } else if (texts != NULL) {
+            rc = add_message(message, i, context, texts->items[i].text, texts->items[i].length,
+                             result);
         } else {
-            rc = add_message(message, i, context, result);
+            rc = add_message(message, i, context, NULL, 0, result);
         }
         if (rc < 0) {
             snprintf(error, error_size, "out of memory while reading message %zu", i);
@@ -554,7 +683,7 @@ static int read_single(json_object *root, message_context *context, ingest_resul
     int rc;
 
     result->input_count = 1;
-    rc = read_message(root, context, &change, &ignored, error, error_size);
+    rc = read_message(root, context, false, &change, &ignored, error, error_size);
     if (rc == 0 && context->warning[0] != '\0')
         rc = ingest_result_warn(result, 0, context->warning);
     if (rc == 0)
@@ -571,6 +700,8 @@ int ingest_segment_parse(const char *body, size_t size, ingest_segment_endpoint 
 {
     json_object *root = NULL;
     json_object *write_key;
+    batch_texts texts = {0};
+    bool filtered = false;
     char warning[256];
     message_context context = {
         .endpoint = endpoint,
@@ -594,9 +725,28 @@ int ingest_segment_parse(const char *body, size_t size, ingest_segment_endpoint 
         return -E2BIG;
     }
 
-    rc = ingest_json_parse(body, size, &root, error, error_size);
+    if (endpoint == INGEST_SEGMENT_BATCH) {
+        ingest_json_filter filter = {
+            .keep = keep_batch_member,
+            .element = note_message_text,
+            .element_depth = 2,
+            .data = &texts,
+        };
+
+        rc = ingest_json_parse_filtered(body, size, &filter, &root, error, error_size);
+        filtered = rc == 1 && !texts.failed && has_every_text(root, &texts);
+        /* Without the text of every message, read the whole tree. */
+        if (rc == 1 && !filtered) {
+            json_object_put(root);
+            root = NULL;
+            rc = ingest_json_parse(body, size, &root, error, error_size);
+        }
+    } else {
+        rc = ingest_json_parse(body, size, &root, error, error_size);
+    }
     if (rc < 0)
         goto out;
+    rc = 0;
     if (!json_object_is_type(root, json_type_object)) {
         snprintf(error, error_size, "request body must be a JSON object, got %s",
                  ingest_json_type_name(root));
@@ -617,7 +767,7 @@ int ingest_segment_parse(const char *body, size_t size, ingest_segment_endpoint 
     }
 
     if (endpoint == INGEST_SEGMENT_BATCH)
-        rc = read_batch(root, &context, result, error, error_size);
+        rc = read_batch(root, &context, filtered ? &texts : NULL, result, error, error_size);
     else
         rc = read_single(root, &context, result, error, error_size);
 
@@ -625,6 +775,7 @@ out:
     if (rc < 0)
         ingest_utf8_cut_invalid(error);
     json_object_put(root);
+    free(texts.items);
     return rc;
 }
 

@@ -239,7 +239,6 @@ static void start_single(sync_engine *engine, connector *c, manual_batch *batch,
                                               : "synchronized_account_segments";
     sync_queue *q = sync_queue_of(engine, c->id);
     outgoing *item;
-    char name[64];
 
     batch->kind = kind;
     batch->total = 1;
@@ -258,8 +257,7 @@ static void start_single(sync_engine *engine, connector *c, manual_batch *batch,
                      "plugin \"%s\" requires the whitelist, and none of this %s's segments is in "
                      "%s; add one of them to that setting",
                      c->plugin_name, kind == STORE_USERS ? "user" : "account", setting);
-            sync_log(engine, c->id, sync_message_name(kind, "skip", name, sizeof(name)), kind, index,
-                     batch->id, sync_reason(reason));
+            sync_log_reason(engine, c->id, SYNC_SKIP, kind, index, batch->id, reason);
             batch->skipped = 1;
             batch->exhausted = 1;
             finish_if_done(engine, batch);

@@ -1,42 +1,120 @@
 #include "message.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "ids.h"
+#include "log.h"
 #include "segments.h"
 #include "service.h"
+
+/* Random bytes for message ids, drawn from getrandom(2) a block at a time:
+ * a manual batch makes one id per message, and one system call per id was
+ * a measurable part of building a message. */
+#define RANDOM_BLOCK_SIZE 4096
+#define MESSAGE_ID_BYTES 16
+
+static _Thread_local uint8_t random_block[RANDOM_BLOCK_SIZE];
+static _Thread_local size_t random_used = RANDOM_BLOCK_SIZE;
+
+static void refill_random(void)
+{
+    size_t filled = 0;
+
+    while (filled < sizeof(random_block)) {
+        ssize_t got = getrandom(random_block + filled, sizeof(random_block) - filled, 0);
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            /* As in id_generate(): without random bytes ids would repeat. */
+            log_error("getrandom failed: %s", strerror(errno));
+            abort();
+        }
+        filled += (size_t)got;
+    }
+    random_used = 0;
+}
+
+/* A random UUID (version 4) in the form id_generate() writes. */
+static void message_id_generate(char id[ID_TEXT_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t *bytes;
+    size_t at = 0;
+
+    if (random_used + MESSAGE_ID_BYTES > RANDOM_BLOCK_SIZE)
+        refill_random();
+    bytes = random_block + random_used;
+    random_used += MESSAGE_ID_BYTES;
+
+    /* RFC 9562: version 4, variant 10. */
+    bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
+    for (size_t i = 0; i < MESSAGE_ID_BYTES; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            id[at++] = '-';
+        id[at++] = hex[bytes[i] >> 4];
+        id[at++] = hex[bytes[i] & 0xf];
+    }
+    id[at] = '\0';
+}
+
+/* Add a member whose key is a string literal: json-c then neither copies
+ * the key nor looks for an existing one. */
+static void put(json_object *object, const char *literal_key, json_object *value)
+{
+    json_object_object_add_ex(object, literal_key, value,
+                              JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
 
 static json_object *string_or_null(const char *text)
 {
     return text != NULL ? json_object_new_string(text) : NULL;
 }
 
-json_object *message_claims(entities *e, store_entity_kind kind, uint32_t index)
+static json_object *segment_ref(const char *id, const char *name)
 {
-    entity_record *record = entity_at(entities_set(e, kind), index);
-    json_object *claims = json_object_new_object();
-    json_object *anonymous = json_object_new_array();
+    json_object *ref = json_object_new_object();
 
-    for (uint32_t i = 0; i < record->anonymous_count; i++)
-        json_object_array_add(anonymous, json_object_new_string(record->anonymous_ids[i]));
-    json_object_object_add(claims, "external_id", string_or_null(record->external_id));
-    json_object_object_add(claims, kind == STORE_USERS ? "email" : "domain",
-                           string_or_null(record->key_claim));
-    json_object_object_add(claims, "anonymous_ids", anonymous);
-    return claims;
+    put(ref, "id", json_object_new_string(id));
+    put(ref, "name", string_or_null(name));
+    return ref;
 }
 
-/* The entity part of a message: id, claims and attributes. */
+/* The segments the entity is in, as [{"id", "name"}]. */
+static json_object *segment_refs_of(entities *e, store_entity_kind kind, uint32_t index)
+{
+    segment_type type = kind == STORE_USERS ? SEGMENT_USERS : SEGMENT_ACCOUNTS;
+    json_object *refs = json_object_new_array();
+
+    for (segment *s = segment_first(e->segments); s != NULL; s = s->next) {
+        if (!s->deleted && s->type == type && segment_has_member(s, index))
+            json_object_array_add(refs, segment_ref(s->id, s->name));
+    }
+    return refs;
+}
+
+/* The entity part of a message: claims, id and attributes. */
 static json_object *entity_object(entities *e, store_entity_kind kind, uint32_t index)
 {
     entity_set *set = entities_set(e, kind);
     entity_record *record = entity_at(set, index);
-    json_object *object = message_claims(e, kind, index);
+    json_object *object = json_object_new_object();
+    /* json-c allocates the initial size at once; 0 would be malloc(0). */
+    json_object *anonymous =
+        json_object_new_array_ext(record->anonymous_count > 0 ? (int)record->anonymous_count : 1);
 
-    json_object_object_add(object, "id", json_object_new_string(record->id));
-    json_object_object_add(object, "attributes", attr_table_to_json(set->attributes, index));
+    for (uint32_t i = 0; i < record->anonymous_count; i++)
+        json_object_array_add(anonymous, json_object_new_string(record->anonymous_ids[i]));
+    put(object, "external_id", string_or_null(record->external_id));
+    put(object, kind == STORE_USERS ? "email" : "domain", string_or_null(record->key_claim));
+    put(object, "anonymous_ids", anonymous);
+    put(object, "id", json_object_new_string(record->id));
+    put(object, "attributes", attr_table_to_json(set->attributes, index));
     return object;
 }
 
@@ -47,24 +125,22 @@ static json_object *changes_object(entities *e, store_entity_kind kind, uint32_t
     json_object *segments = json_object_new_object();
     json_object *account = json_object_new_object();
 
-    json_object_object_add(changes, "attributes", json_object_get(update->attributes));
-    json_object_object_add(segments, "entered",
-                           segment_set_refs_from_ids(e->segments, update->segments_entered));
-    json_object_object_add(segments, "left",
-                           segment_set_refs_from_ids(e->segments, update->segments_left));
-    json_object_object_add(changes, "segments", segments);
+    put(changes, "attributes", json_object_get(update->attributes));
+    put(segments, "entered", segment_set_refs_from_ids(e->segments, update->segments_entered));
+    put(segments, "left", segment_set_refs_from_ids(e->segments, update->segments_left));
+    put(changes, "segments", segments);
     if (kind == STORE_USERS && update->account_changed) {
         uint32_t current = entity_at(&e->users, index)->account;
-        json_object *pair = json_object_new_array();
+        json_object *pair = json_object_new_array_ext(2);
 
         json_object_array_add(pair, string_or_null(update->previous_account_id));
         json_object_array_add(pair, current != ATTR_NO_ENTITY
                                         ? json_object_new_string(entity_at(&e->accounts, current)->id)
                                         : NULL);
-        json_object_object_add(account, "id", pair);
+        put(account, "id", pair);
     }
-    json_object_object_add(changes, "account", account);
-    json_object_object_add(changes, "is_new", json_object_new_boolean(update->is_new));
+    put(changes, "account", account);
+    put(changes, "is_new", json_object_new_boolean(update->is_new));
     return changes;
 }
 
@@ -74,35 +150,169 @@ json_object *message_build(entities *e, store_entity_kind kind, uint32_t index,
     json_object *message = json_object_new_object();
     char message_id[ID_TEXT_SIZE];
 
-    id_generate(message_id);
-    json_object_object_add(message, "type",
-                           json_object_new_string(kind == STORE_USERS ? "user" : "account"));
-    json_object_object_add(message, "message_id", json_object_new_string(message_id));
+    message_id_generate(message_id);
+    put(message, "type", json_object_new_string(kind == STORE_USERS ? "user" : "account"));
+    put(message, "message_id", json_object_new_string(message_id));
 
     if (kind == STORE_USERS) {
         uint32_t account = entity_at(&e->users, index)->account;
 
-        json_object_object_add(message, "user", entity_object(e, STORE_USERS, index));
-        json_object_object_add(message, "account",
-                               account != ATTR_NO_ENTITY ? entity_object(e, STORE_ACCOUNTS, account)
-                                                         : NULL);
-        json_object_object_add(message, "segments",
-                               segment_set_refs_of(e->segments, STORE_USERS, index));
-        json_object_object_add(message, "account_segments",
-                               account != ATTR_NO_ENTITY
-                                   ? segment_set_refs_of(e->segments, STORE_ACCOUNTS, account)
-                                   : json_object_new_array());
+        put(message, "user", entity_object(e, STORE_USERS, index));
+        put(message, "account",
+            account != ATTR_NO_ENTITY ? entity_object(e, STORE_ACCOUNTS, account) : NULL);
+        put(message, "segments", segment_refs_of(e, STORE_USERS, index));
+        put(message, "account_segments", account != ATTR_NO_ENTITY
+                                             ? segment_refs_of(e, STORE_ACCOUNTS, account)
+                                             : json_object_new_array());
     } else {
-        json_object_object_add(message, "account", entity_object(e, STORE_ACCOUNTS, index));
-        json_object_object_add(message, "account_segments",
-                               segment_set_refs_of(e->segments, STORE_ACCOUNTS, index));
+        put(message, "account", entity_object(e, STORE_ACCOUNTS, index));
+        put(message, "account_segments", segment_refs_of(e, STORE_ACCOUNTS, index));
     }
 
     if (update != NULL) {
-        json_object_object_add(message, "changes", changes_object(e, kind, index, update));
+        put(message, "changes", changes_object(e, kind, index, update));
         if (kind == STORE_USERS)
-            json_object_object_add(message, "events", json_object_get(update->events));
+            put(message, "events", json_object_get(update->events));
     }
-    json_object_object_add(message, "is_export", json_object_new_boolean(update == NULL));
+    put(message, "is_export", json_object_new_boolean(update == NULL));
     return message;
+}
+
+static int text_reserve(message_text *text, size_t more)
+{
+    size_t capacity = text->capacity < 128 ? 128 : text->capacity;
+    char *grown;
+
+    if (text->failed)
+        return -1;
+    if (text->length + more + 1 <= text->capacity)
+        return 0;
+    while (capacity < text->length + more + 1)
+        capacity *= 2;
+    grown = realloc(text->data, capacity);
+    if (grown == NULL) {
+        text->failed = 1;
+        return -1;
+    }
+    text->data = grown;
+    text->capacity = capacity;
+    return 0;
+}
+
+void message_text_append(message_text *text, const char *bytes, size_t length)
+{
+    if (text_reserve(text, length) != 0)
+        return;
+    memcpy(text->data + text->length, bytes, length);
+    text->length += length;
+    text->data[text->length] = '\0';
+}
+
+void message_text_append_literal(message_text *text, const char *literal)
+{
+    message_text_append(text, literal, strlen(literal));
+}
+
+/* The escapes json-c 0.16 writes with JSON_C_TO_STRING_NOSLASHESCAPE, so
+ * that stored text reads the same as before: two-character forms for
+ * backspace, form feed, newline, carriage return, tab, quote and
+ * backslash, \u00xx for other control characters, other bytes as they are. */
+void message_text_append_string(message_text *text, const char *value)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t length;
+    size_t run = 0;
+    char *out;
+
+    if (value == NULL) {
+        message_text_append(text, "null", 4);
+        return;
+    }
+    length = strlen(value);
+    /* At most 6 bytes per input byte, plus the quotes. */
+    if (text_reserve(text, length * 6 + 2) != 0)
+        return;
+    out = text->data + text->length;
+    *out++ = '"';
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)value[i];
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        memcpy(out, value + run, i - run);
+        out += i - run;
+        run = i + 1;
+        *out++ = '\\';
+        switch (c) {
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 0xf];
+            break;
+        }
+    }
+    memcpy(out, value + run, length - run);
+    out += length - run;
+    *out++ = '"';
+    *out = '\0';
+    text->length = (size_t)(out - text->data);
+}
+
+void message_text_append_integer(message_text *text, int64_t value)
+{
+    char digits[24];
+    char *end = digits + sizeof(digits);
+    char *at = end;
+    /* The magnitude as unsigned, which also holds that of INT64_MIN. */
+    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+
+    do {
+        *--at = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (value < 0)
+        *--at = '-';
+    message_text_append(text, at, (size_t)(end - at));
+}
+
+char *message_text_finish(message_text *text)
+{
+    char *data;
+
+    if (text->failed || text_reserve(text, 0) != 0) {
+        free(text->data);
+        memset(text, 0, sizeof(*text));
+        return NULL;
+    }
+    data = text->data;
+    data[text->length] = '\0';
+    memset(text, 0, sizeof(*text));
+    return data;
+}
+
+void message_text_append_claims(message_text *text, entities *e, store_entity_kind kind,
+                                uint32_t index)
+{
+    entity_record *record = entity_at(entities_set(e, kind), index);
+
+    message_text_append_literal(text, "{\"external_id\":");
+    message_text_append_string(text, record->external_id);
+    message_text_append_literal(text, kind == STORE_USERS ? ",\"email\":" : ",\"domain\":");
+    message_text_append_string(text, record->key_claim);
+    message_text_append_literal(text, ",\"anonymous_ids\":[");
+    for (uint32_t i = 0; i < record->anonymous_count; i++) {
+        if (i > 0)
+            message_text_append(text, ",", 1);
+        message_text_append_string(text, record->anonymous_ids[i]);
+    }
+    message_text_append_literal(text, "]}");
 }

@@ -2,11 +2,13 @@
  * The message a connector receives for one user or account (see
  * docs/api.md "Messages"): the entity, its account, its segments, and for
  * automatic sync the changes and new events; a manual batch's messages are
- * marked "is_export": true and carry neither.
+ * marked "is_export": true and carry neither. Also the JSON text of the
+ * fields that log lines store (claims, data), written without json-c.
  */
 #ifndef WHARF_CORE_MESSAGE_H
 #define WHARF_CORE_MESSAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "entities.h"
@@ -14,12 +16,33 @@
 struct json_object;
 
 /* A message for the entity at index. update is NULL for an export (manual
- * batch); otherwise its changes and events go in. Returns a new object. */
+ * batch); otherwise its changes and events go in. Returns a new object.
+ * Loop thread only. */
 struct json_object *message_build(entities *e, store_entity_kind kind, uint32_t index,
                                   const entity_update *update);
 
-/* The entity's claims as {"external_id", "email" | "domain", "anonymous_ids"},
- * for log lines. */
-struct json_object *message_claims(entities *e, store_entity_kind kind, uint32_t index);
+/* Growing JSON text. failed sticks once an allocation failed, so a caller
+ * checks once at the end (message_text_finish). */
+typedef struct message_text {
+    char *data;
+    size_t length;
+    size_t capacity;
+    int failed;
+} message_text;
+
+void message_text_append(message_text *text, const char *bytes, size_t length);
+void message_text_append_literal(message_text *text, const char *literal);
+/* A JSON string literal (quotes included), or null for NULL. */
+void message_text_append_string(message_text *text, const char *value);
+void message_text_append_integer(message_text *text, int64_t value);
+
+/* The NUL-terminated text (the caller frees it), or NULL when an
+ * allocation failed (the buffer is then freed). */
+char *message_text_finish(message_text *text);
+
+/* Append the entity's claims as {"external_id", "email" | "domain",
+ * "anonymous_ids"}, the claims of its log lines. */
+void message_text_append_claims(message_text *text, entities *e, store_entity_kind kind,
+                                uint32_t index);
 
 #endif

@@ -2,7 +2,9 @@
 #include "store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +51,32 @@ static const char *const cached_sql[SQL_CACHED_COUNT] = {
         "DELETE FROM memberships WHERE segment_id = ?1 AND entity_id = ?2",
 };
 
+/* WAL size, in pages, that starts a checkpoint: SQLite's own default for
+ * automatic checkpoints (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT). */
+#define CHECKPOINT_PAGES 1000
+
+/* Checkpoints run on a thread of their own, with their own connection. A
+ * checkpoint copies the WAL into the database file and syncs both, which
+ * SQLite otherwise does at the end of the commit that grew the WAL past
+ * CHECKPOINT_PAGES, on the loop thread. A PASSIVE checkpoint never blocks
+ * writers, so the loop thread never waits for this one. */
+typedef struct checkpointer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    sqlite3 *db;
+    bool started;
+    bool pending;  /* a commit grew the WAL past CHECKPOINT_PAGES */
+    bool stopping;
+    bool reported; /* a failure was logged; later ones are not */
+} checkpointer;
+
 typedef struct sqlite_store {
     store base;
     sqlite3 *db;
     sqlite3_stmt *cached[SQL_CACHED_COUNT];
     int lock_fd; /* holds an exclusive flock on data_dir/wharf.lock */
+    checkpointer checkpoints;
 } sqlite_store;
 
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -514,6 +537,102 @@ static int membership_each(store *base, store_membership_fn fn, void *user_data)
     return 0;
 }
 
+static void *run_checkpoints(void *argument)
+{
+    checkpointer *c = argument;
+
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        int rc;
+
+        while (!c->pending && !c->stopping)
+            pthread_cond_wait(&c->wake, &c->lock);
+        if (c->stopping)
+            break;
+        c->pending = false;
+        pthread_mutex_unlock(&c->lock);
+
+        /* SQLITE_BUSY only means that another checkpoint ran meanwhile. */
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->lock);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && !c->reported) {
+            log_warn("store checkpoint failed: %s; the WAL file grows until one succeeds",
+                     sqlite3_errmsg(c->db));
+            c->reported = true;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* sqlite3_wal_hook(): runs on the loop thread after each commit. */
+static int on_wal_commit(void *argument, sqlite3 *db, const char *database, int pages)
+{
+    checkpointer *c = argument;
+
+    (void)db;
+    (void)database;
+    if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&c->lock);
+        c->pending = true;
+        pthread_cond_signal(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+    }
+    return SQLITE_OK;
+}
+
+/* Open the checkpoint connection and thread. On failure SQLite's automatic
+ * checkpoints on the loop thread stay in place, so only the log says so. */
+static void start_checkpoints(sqlite_store *s, const char *path)
+{
+    checkpointer *c = &s->checkpoints;
+
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+        log_warn("cannot open a checkpoint connection to %s: %s; checkpoints run on the loop "
+                 "thread",
+                 path, c->db != NULL ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    if (pthread_create(&c->thread, NULL, run_checkpoints, c) != 0) {
+        log_warn("cannot start the checkpoint thread for %s; checkpoints run on the loop "
+                 "thread",
+                 path);
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->lock);
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return;
+    }
+    c->started = true;
+    /* Replaces SQLite's automatic checkpoints on this connection. */
+    sqlite3_wal_hook(s->db, on_wal_commit, c);
+}
+
+static void stop_checkpoints(sqlite_store *s)
+{
+    checkpointer *c = &s->checkpoints;
+
+    if (!c->started)
+        return;
+    sqlite3_wal_hook(s->db, NULL, NULL);
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    sqlite3_close(c->db);
+    c->db = NULL;
+    c->started = false;
+}
+
 static void sqlite_close(store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -530,8 +649,10 @@ static void sqlite_close(store *base)
              "%lld bytes)",
              (long long)memory_used, cache_used, (long long)memory_peak);
 
+    stop_checkpoints(s);
     for (int i = 0; i < SQL_CACHED_COUNT; i++)
         sqlite3_finalize(s->cached[i]);
+    /* The last connection to close checkpoints the whole WAL. */
     sqlite3_close(s->db);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
@@ -677,6 +798,7 @@ int store_open_sqlite(const char *data_dir, store **out, char *error, size_t err
         sqlite_close(&s->base);
         return rc;
     }
+    start_checkpoints(s, path);
 
     *out = &s->base;
     return 0;

@@ -34,9 +34,55 @@ int64_t sync_now_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 }
 
+/* The data of a log line; fields that are 0, NULL or negative are left out. */
+typedef struct line_data {
+    unsigned attempt;
+    int status_code;
+    const char *reason;
+    int64_t retry_in_ms;
+} line_data;
+
+/* data as JSON text in the engine's scratch buffer, valid until the next
+ * call. Keys come in this order: attempt, status_code, reason,
+ * retry_in_ms. */
+static const char *data_text(sync_engine *engine, const line_data *data)
+{
+    message_text *text = &engine->data_text;
+    int first = 1;
+
+    text->length = 0;
+    message_text_append(text, "{", 1);
+    if (data->attempt > 0) {
+        message_text_append_literal(text, "\"attempt\":");
+        message_text_append_integer(text, data->attempt);
+        first = 0;
+    }
+    if (data->status_code != 0) {
+        message_text_append_literal(text, first ? "\"status_code\":" : ",\"status_code\":");
+        message_text_append_integer(text, data->status_code);
+        first = 0;
+    }
+    if (data->reason != NULL) {
+        message_text_append_literal(text, first ? "\"reason\":" : ",\"reason\":");
+        message_text_append_string(text, data->reason);
+        first = 0;
+    }
+    if (data->retry_in_ms >= 0) {
+        message_text_append_literal(text, first ? "\"retry_in_ms\":" : ",\"retry_in_ms\":");
+        message_text_append_integer(text, data->retry_in_ms);
+    }
+    message_text_append(text, "}", 1);
+    if (text->failed) {
+        /* Out of memory: keep the line, without its data. */
+        text->failed = 0;
+        return "{}";
+    }
+    return text->data;
+}
+
 static void write_line(sync_engine *engine, const char *connector_id, const char *message,
                        const char *user_id, const char *account_id, const char *claims_text,
-                       const char *batch_id, json_object *data)
+                       const char *batch_id, const char *data_json)
 {
     sync_store *st = engine->store;
     log_line line = {
@@ -47,9 +93,7 @@ static void write_line(sync_engine *engine, const char *connector_id, const char
         .account_id = account_id != NULL && account_id[0] != '\0' ? account_id : NULL,
         .claims_json = claims_text,
         .batch_id = batch_id,
-        .data_json = data != NULL ? json_object_to_json_string_ext(
-                                        data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                                  : "{}",
+        .data_json = data_json,
     };
 
     if (st->ops->log_append(st, &line) != 0 && !engine->log_error_reported) {
@@ -57,7 +101,15 @@ static void write_line(sync_engine *engine, const char *connector_id, const char
         engine->log_error_reported = 1;
     }
     engine->log_dirty = 1;
-    json_object_put(data);
+}
+
+/* A log line about an outgoing message. */
+static void write_item_line(sync_engine *engine, const char *connector_id, const outgoing *item,
+                            sync_outcome outcome, const line_data *data)
+{
+    write_line(engine, connector_id, sync_message_name(item->kind, outcome), item->user_id,
+               item->account_id, item->claims_text,
+               item->batch != NULL ? item->batch->id : NULL, data_text(engine, data));
 }
 
 /* Log fields of an entity: its id, its account's id and its claims. */
@@ -66,20 +118,34 @@ static void entity_log_fields(sync_engine *engine, store_entity_kind kind, uint3
 {
     entities *e = engine->service->entities;
     entity_record *record = entity_at(entities_set(e, kind), index);
-    json_object *claims = message_claims(e, kind, index);
+    message_text claims = {0};
 
     user_id[0] = '\0';
     account_id[0] = '\0';
     if (kind == STORE_USERS) {
-        snprintf(user_id, 40, "%s", record->id);
+        memcpy(user_id, record->id, sizeof(record->id));
         if (record->account != ATTR_NO_ENTITY)
-            snprintf(account_id, 40, "%s", entity_at(&e->accounts, record->account)->id);
+            memcpy(account_id, entity_at(&e->accounts, record->account)->id, sizeof(record->id));
     } else {
-        snprintf(account_id, 40, "%s", record->id);
+        memcpy(account_id, record->id, sizeof(record->id));
     }
-    *claims_text = strdup(json_object_to_json_string_ext(
-        claims, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(claims);
+    message_text_append_claims(&claims, e, kind, index);
+    *claims_text = message_text_finish(&claims);
+}
+
+void sync_log_reason(sync_engine *engine, const char *connector_id, sync_outcome outcome,
+                     store_entity_kind kind, uint32_t index, const char *batch_id,
+                     const char *reason)
+{
+    line_data data = {.reason = reason, .retry_in_ms = -1};
+    char user_id[40];
+    char account_id[40];
+    char *claims_text = NULL;
+
+    entity_log_fields(engine, kind, index, user_id, account_id, &claims_text);
+    write_line(engine, connector_id, sync_message_name(kind, outcome), user_id, account_id,
+               claims_text, batch_id, data_text(engine, &data));
+    free(claims_text);
 }
 
 void sync_log(sync_engine *engine, const char *connector_id, const char *message,
@@ -90,23 +156,24 @@ void sync_log(sync_engine *engine, const char *connector_id, const char *message
     char *claims_text = NULL;
 
     entity_log_fields(engine, kind, index, user_id, account_id, &claims_text);
-    write_line(engine, connector_id, message, user_id, account_id, claims_text, batch_id, data);
+    write_line(engine, connector_id, message, user_id, account_id, claims_text, batch_id,
+               data != NULL ? json_object_to_json_string_ext(
+                                  data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                            : "{}");
     free(claims_text);
+    json_object_put(data);
 }
 
-const char *sync_message_name(store_entity_kind kind, const char *outcome, char *buffer,
-                              size_t size)
+const char *sync_message_name(store_entity_kind kind, sync_outcome outcome)
 {
-    snprintf(buffer, size, "outgoing.%s.%s", kind == STORE_USERS ? "user" : "account", outcome);
-    return buffer;
-}
+    static const char *const user_names[] = {"outgoing.user.start", "outgoing.user.success",
+                                             "outgoing.user.skip", "outgoing.user.retry",
+                                             "outgoing.user.error"};
+    static const char *const account_names[] = {
+        "outgoing.account.start", "outgoing.account.success", "outgoing.account.skip",
+        "outgoing.account.retry", "outgoing.account.error"};
 
-json_object *sync_reason(const char *reason)
-{
-    json_object *data = json_object_new_object();
-
-    json_object_object_add(data, "reason", json_object_new_string(reason));
-    return data;
+    return kind == STORE_USERS ? user_names[outcome] : account_names[outcome];
 }
 
 sync_queue *sync_queue_of(sync_engine *engine, const char *connector_id)
@@ -270,13 +337,14 @@ static void schedule_retry(sync_engine *engine, const char *connector_id, outgoi
     retry_timer *timer = calloc(1, sizeof(*timer));
 
     if (timer == NULL || engine->stopping) {
+        line_data data = {
+            .reason = engine->stopping ? "wharfd is stopping; the retry was dropped"
+                                       : "out of memory scheduling a retry",
+            .retry_in_ms = -1,
+        };
+
         free(timer);
-        write_line(engine, connector_id,
-                   item->kind == STORE_USERS ? "outgoing.user.error" : "outgoing.account.error",
-                   item->user_id, item->account_id, item->claims_text,
-                   item->batch != NULL ? item->batch->id : NULL,
-                   sync_reason(engine->stopping ? "wharfd is stopping; the retry was dropped"
-                                                : "out of memory scheduling a retry"));
+        write_item_line(engine, connector_id, item, SYNC_ERROR, &data);
         count_outcome(engine, item, WHARF_RESULT_ERROR);
         outgoing_free(item);
         return;
@@ -297,42 +365,36 @@ static void on_batch_done(wharf_batch *batch, void *user_data)
     flight *f = user_data;
     sync_engine *engine = f->engine;
     sync_queue *q = sync_queue_of(engine, f->connector_id);
-    char name[64];
 
     for (size_t i = 0; i < f->count; i++) {
         outgoing *item = f->items[i];
         const batch_result *result = batch_result_at(batch, i);
-        const char *batch_id = item->batch != NULL ? item->batch->id : NULL;
-        json_object *data = json_object_new_object();
-
-        json_object_object_add(data, "attempt", json_object_new_int((int)item->attempt));
-        if (result->status_code != 0)
-            json_object_object_add(data, "status_code", json_object_new_int(result->status_code));
-        if (result->reason != NULL)
-            json_object_object_add(data, "reason", json_object_new_string(result->reason));
+        line_data data = {
+            .attempt = item->attempt,
+            .status_code = result->status_code,
+            .reason = result->reason,
+            .retry_in_ms = -1,
+        };
+        char reason[600];
 
         if (result->kind == WHARF_RESULT_RETRY && item->attempt < MAX_ATTEMPTS) {
             uint64_t delay = retry_delay_ms(item->attempt, result->retry_after_ms);
 
-            json_object_object_add(data, "retry_in_ms", json_object_new_int64((int64_t)delay));
-            write_line(engine, f->connector_id, sync_message_name(item->kind, "retry", name, sizeof(name)),
-                       item->user_id, item->account_id, item->claims_text, batch_id, data);
+            data.retry_in_ms = (int64_t)delay;
+            write_item_line(engine, f->connector_id, item, SYNC_RETRY, &data);
             schedule_retry(engine, f->connector_id, item, delay);
             continue;
         }
         if (result->kind == WHARF_RESULT_RETRY) {
-            char reason[600];
             snprintf(reason, sizeof(reason), "gave up after %u attempts: %s", item->attempt,
                      result->reason != NULL ? result->reason : "retry requested");
-            json_object_object_add(data, "reason", json_object_new_string(reason));
+            data.reason = reason;
         }
-        write_line(engine, f->connector_id,
-                   sync_message_name(item->kind,
-                                     result->kind == WHARF_RESULT_SUCCESS ? "success"
-                                     : result->kind == WHARF_RESULT_SKIP  ? "skip"
-                                                                          : "error",
-                                     name, sizeof(name)),
-                   item->user_id, item->account_id, item->claims_text, batch_id, data);
+        write_item_line(engine, f->connector_id, item,
+                        result->kind == WHARF_RESULT_SUCCESS ? SYNC_SUCCESS
+                        : result->kind == WHARF_RESULT_SKIP  ? SYNC_SKIP
+                                                             : SYNC_ERROR,
+                        &data);
         count_outcome(engine, item,
                       result->kind == WHARF_RESULT_RETRY ? WHARF_RESULT_ERROR : result->kind);
         outgoing_free(item);
@@ -350,13 +412,11 @@ static void on_batch_done(wharf_batch *batch, void *user_data)
 /* Fail every queued message of a connector that cannot send. */
 static void drain_queue(sync_engine *engine, sync_queue *q, const char *reason)
 {
+    line_data data = {.reason = reason, .retry_in_ms = -1};
     outgoing *item;
-    char name[64];
 
     while ((item = queue_pop(q)) != NULL) {
-        write_line(engine, q->connector_id, sync_message_name(item->kind, "error", name, sizeof(name)),
-                   item->user_id, item->account_id, item->claims_text,
-                   item->batch != NULL ? item->batch->id : NULL, sync_reason(reason));
+        write_item_line(engine, q->connector_id, item, SYNC_ERROR, &data);
         count_outcome(engine, item, WHARF_RESULT_ERROR);
         outgoing_free(item);
     }
@@ -365,7 +425,6 @@ static void drain_queue(sync_engine *engine, sync_queue *q, const char *reason)
 void sync_pump(sync_engine *engine, sync_queue *q)
 {
     connector *c;
-    char name[64];
 
     if (engine->pumping || engine->stopping || engine->service->connectors == NULL)
         return;
@@ -415,15 +474,13 @@ void sync_pump(sync_engine *engine, sync_queue *q)
         f->count = n;
         for (size_t i = 0; i < n; i++) {
             outgoing *item = queue_pop(q);
-            json_object *attempt;
+            line_data data = {.retry_in_ms = -1};
+
             item->attempt++;
             f->items[i] = item;
             messages[i] = item->message;
-            attempt = json_object_new_object();
-            json_object_object_add(attempt, "attempt", json_object_new_int((int)item->attempt));
-            write_line(engine, q->connector_id, sync_message_name(item->kind, "start", name, sizeof(name)),
-                       item->user_id, item->account_id, item->claims_text,
-                       item->batch != NULL ? item->batch->id : NULL, attempt);
+            data.attempt = item->attempt;
+            write_item_line(engine, q->connector_id, item, SYNC_START, &data);
         }
         batch = batch_create(c->instance, messages, n);
         free(messages);
@@ -489,7 +546,6 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
     const char *setting = update->kind == STORE_USERS ? "synchronized_user_segments"
                                                       : "synchronized_account_segments";
     const char *noun = update->kind == STORE_USERS ? "user" : "account";
-    char name[64];
     char reason[1024];
     json_object *current;
     sync_queue *q;
@@ -499,8 +555,7 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
     if (c->instance == NULL) {
         snprintf(reason, sizeof(reason), "connector is not running: %s",
                  c->error != NULL ? c->error : "no plugin instance");
-        sync_log(engine, c->id, sync_message_name(update->kind, "skip", name, sizeof(name)),
-                 update->kind, update->index, NULL, sync_reason(reason));
+        sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
         return;
     }
     /* A plugin that does not take this entity type never hears of it. */
@@ -512,8 +567,7 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
         snprintf(reason, sizeof(reason),
                  "%s is empty, so no %s is sent automatically; add segment ids or \"ALL\" to it",
                  setting, noun);
-        sync_log(engine, c->id, sync_message_name(update->kind, "skip", name, sizeof(name)),
-                 update->kind, update->index, NULL, sync_reason(reason));
+        sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
         return;
     }
 
@@ -527,8 +581,7 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
         snprintf(reason, sizeof(reason),
                  "%s is in none of the segments in %s (%s) and did not just leave one", noun,
                  setting, names);
-        sync_log(engine, c->id, sync_message_name(update->kind, "skip", name, sizeof(name)),
-                 update->kind, update->index, NULL, sync_reason(reason));
+        sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
         return;
     }
 
@@ -736,5 +789,6 @@ void sync_engine_free(sync_engine *engine)
     }
     manual_batch_free_all(engine);
     engine->store->ops->close(engine->store);
+    free(engine->data_text.data);
     free(engine);
 }

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "entities.h"
+#include "message.h"
 #include "sync.h"
 #include "sync_store.h"
 
@@ -74,12 +75,25 @@ struct sync_engine {
     int pumping; /* inside sync_pump(), which must not re-enter */
     int log_dirty;
     int log_error_reported;
+    message_text data_text; /* scratch for the data of log lines */
 };
 
+/* What a log line records about a message. */
+typedef enum sync_outcome {
+    SYNC_START,
+    SYNC_SUCCESS,
+    SYNC_SKIP,
+    SYNC_RETRY,
+    SYNC_ERROR
+} sync_outcome;
+
 int64_t sync_now_ms(void);
-const char *sync_message_name(store_entity_kind kind, const char *outcome, char *buffer,
-                              size_t size);
-struct json_object *sync_reason(const char *reason);
+/* "outgoing.user.skip", "outgoing.account.start", ... */
+const char *sync_message_name(store_entity_kind kind, sync_outcome outcome);
+/* Write a log line whose data is {"reason": reason}. */
+void sync_log_reason(sync_engine *engine, const char *connector_id, sync_outcome outcome,
+                     store_entity_kind kind, uint32_t index, const char *batch_id,
+                     const char *reason);
 int sync_whitelist_has_all(const struct json_object *whitelist);
 
 sync_queue *sync_queue_of(sync_engine *engine, const char *connector_id);

@@ -1,18 +1,98 @@
-/* The sync engine's records in SQLite: sync.db under the data directory. */
+/*
+ * The sync engine's records in SQLite: sync.db under the data directory.
+ *
+ * Log lines are written at the rate messages are delivered, two per message
+ * (start and outcome), which is more than the loop thread can afford to
+ * insert itself. So writes go through a queue to a writer thread with its
+ * own connection, which inserts them in large transactions and commits
+ * whenever its queue runs empty. Reads use a second connection on the
+ * caller's thread (WAL mode lets it read while the writer writes); a read
+ * first waits until every write queued before it is committed, so it sees
+ * them all, as it did when the loop thread wrote itself.
+ */
 #include "sync_store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
+
+/* Lines travel to the writer packed into blocks that are recycled, never
+ * freed one line at a time: the writer thread freeing what the loop thread
+ * allocated made the two wait on each other's malloc arena lock. */
+#define BLOCK_SIZE (256 * 1024)
+/* Blocks in use at most (16 MiB); log_append() waits for a free one beyond
+ * this, so that a writer that falls behind slows the producer instead of
+ * using memory without bound. */
+#define MAX_BLOCKS 64
+/* Records in one transaction at most, so that a reader waiting for a
+ * commit never waits for more than this many inserts. */
+#define MAX_TRANSACTION_RECORDS 32768
+/* Each connection's page cache, in KiB (SQLite's negative cache_size). */
+#define CACHE_KIB 16384
+
+enum {
+    RECORD_LINE = 1,
+    RECORD_BATCH_SAVE = 2
+};
+
+/* The texts of a record: a line's seven fields, or a batch's id,
+ * connector id and document. */
+#define RECORD_TEXTS 7
+#define NULL_TEXT UINT32_MAX
+
+/* A record in a block: this header, then each text that is not NULL with
+ * its NUL, padded to a multiple of 8 bytes. */
+typedef struct record_header {
+    uint32_t type;
+    uint32_t size; /* header, texts and padding */
+    int64_t at_ms;
+    uint32_t lengths[RECORD_TEXTS]; /* NULL_TEXT for NULL */
+} record_header;
+
+typedef struct purge_request {
+    int64_t before_ms;
+    int64_t deleted;
+    int rc;
+    char error[256];
+} purge_request;
+
+/* One entry of the writer's queue: records, or a purge. */
+typedef struct block {
+    struct block *next;
+    uint64_t ticket;
+    purge_request *purge; /* the caller's; NULL for a block of records */
+    size_t capacity;      /* bytes in data */
+    size_t used;
+    size_t records;
+    uint64_t data[];      /* 8-byte aligned records */
+} block;
+
 typedef struct sqlite_sync_store {
     sync_store base;
-    sqlite3 *db;
+    sqlite3 *write_db; /* writer thread only, after open */
+    sqlite3 *read_db;  /* caller's thread */
     sqlite3_stmt *append;
-    int in_transaction;
+    sqlite3_stmt *save_batch;
+    block *open; /* the block being filled; caller's thread only */
+    pthread_t writer;
+    pthread_mutex_t lock; /* guards the rest */
+    pthread_cond_t work;     /* the queue has entries, or stopping */
+    pthread_cond_t progress; /* completed moved, or a block was freed */
+    block *head;
+    block *tail;
+    block *free_blocks;
+    unsigned blocks; /* of BLOCK_SIZE, allocated */
+    uint64_t appended;  /* tickets handed out */
+    uint64_t completed; /* every ticket up to this one is committed or failed */
+    int stopping;
+    char write_error[512]; /* "" unless the writer failed since the last flush */
 } sqlite_sync_store;
 
 static const char schema[] =
@@ -28,9 +108,13 @@ static const char schema[] =
     "  data TEXT"
     ");"
     "CREATE INDEX IF NOT EXISTS log_lines_connector ON log_lines (connector_id, sequence);"
-    "CREATE INDEX IF NOT EXISTS log_lines_user ON log_lines (user_id);"
-    "CREATE INDEX IF NOT EXISTS log_lines_batch ON log_lines (batch_id);"
     "CREATE INDEX IF NOT EXISTS log_lines_time ON log_lines (at_ms);"
+    /* Reads walk one connector's lines by sequence (log_lines_connector)
+     * and test the other filters on each line, so indexes on user_id and
+     * batch_id would only slow every append: a random UUID key makes each
+     * insert touch a random page. Databases from before drop them. */
+    "DROP INDEX IF EXISTS log_lines_user;"
+    "DROP INDEX IF EXISTS log_lines_batch;"
     "CREATE TABLE IF NOT EXISTS batches ("
     "  id TEXT PRIMARY KEY,"
     "  connector_id TEXT NOT NULL,"
@@ -39,9 +123,9 @@ static const char schema[] =
     ");"
     "CREATE INDEX IF NOT EXISTS batches_connector ON batches (connector_id, created_seq);";
 
-static int fail(sqlite_sync_store *s, const char *what)
+static int fail(sqlite_sync_store *s, sqlite3 *db, const char *what)
 {
-    snprintf(s->base.error, sizeof(s->base.error), "%s: %s", what, sqlite3_errmsg(s->db));
+    snprintf(s->base.error, sizeof(s->base.error), "%s: %s", what, sqlite3_errmsg(db));
     return -EIO;
 }
 
@@ -53,44 +137,317 @@ static void bind_text(sqlite3_stmt *statement, int column, const char *text)
         sqlite3_bind_null(statement, column);
 }
 
+static size_t align8(size_t size)
+{
+    return (size + 7) & ~(size_t)7;
+}
+
+static size_t record_size(const char *const texts[RECORD_TEXTS])
+{
+    size_t size = sizeof(record_header);
+
+    for (int i = 0; i < RECORD_TEXTS; i++)
+        size += texts[i] != NULL ? strlen(texts[i]) + 1 : 0;
+    return align8(size);
+}
+
+/* Writer thread: record the first failure for the next log_flush(). */
+static void note_write_error(sqlite_sync_store *s, const char *what)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->write_error[0] == '\0')
+        snprintf(s->write_error, sizeof(s->write_error), "%s: %s", what,
+                 sqlite3_errmsg(s->write_db));
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Put an entry on the writer's queue. Called with the lock held. */
+static void queue_locked(sqlite_sync_store *s, block *entry)
+{
+    entry->next = NULL;
+    entry->ticket = ++s->appended;
+    if (s->tail != NULL)
+        s->tail->next = entry;
+    else
+        s->head = entry;
+    s->tail = entry;
+    pthread_cond_signal(&s->work);
+}
+
+/* Hand the block being filled to the writer. */
+static void publish(sqlite_sync_store *s)
+{
+    block *open = s->open;
+
+    if (open == NULL || open->records == 0)
+        return;
+    s->open = NULL;
+    pthread_mutex_lock(&s->lock);
+    queue_locked(s, open);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A block with room for needed bytes: a recycled one, a new one, or one of
+ * its own for a record larger than BLOCK_SIZE. Waits while MAX_BLOCKS are
+ * in use. NULL when out of memory. */
+static block *take_block(sqlite_sync_store *s, size_t needed)
+{
+    block *taken = NULL;
+    size_t capacity = needed > BLOCK_SIZE ? needed : BLOCK_SIZE;
+
+    if (capacity == BLOCK_SIZE) {
+        pthread_mutex_lock(&s->lock);
+        while (s->free_blocks == NULL && s->blocks >= MAX_BLOCKS && !s->stopping)
+            pthread_cond_wait(&s->progress, &s->lock);
+        if (s->free_blocks != NULL) {
+            taken = s->free_blocks;
+            s->free_blocks = taken->next;
+        } else {
+            s->blocks++;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (taken == NULL) {
+        taken = malloc(sizeof(*taken) + capacity);
+        if (taken == NULL) {
+            if (capacity == BLOCK_SIZE) {
+                pthread_mutex_lock(&s->lock);
+                s->blocks--;
+                pthread_mutex_unlock(&s->lock);
+            }
+            return NULL;
+        }
+        taken->capacity = capacity;
+    }
+    taken->next = NULL;
+    taken->purge = NULL;
+    taken->used = 0;
+    taken->records = 0;
+    return taken;
+}
+
+/* Append a record to the open block. Returns 0 or -ENOMEM. */
+static int append_record(sqlite_sync_store *s, uint32_t type, int64_t at_ms,
+                         const char *const texts[RECORD_TEXTS])
+{
+    size_t size = record_size(texts);
+    record_header *header;
+    char *at;
+
+    if (s->open != NULL && s->open->capacity - s->open->used < size)
+        publish(s);
+    if (s->open == NULL) {
+        s->open = take_block(s, size);
+        if (s->open == NULL)
+            return -ENOMEM;
+    }
+    header = (record_header *)((char *)s->open->data + s->open->used);
+    header->type = type;
+    header->size = (uint32_t)size;
+    header->at_ms = at_ms;
+    at = (char *)(header + 1);
+    for (int i = 0; i < RECORD_TEXTS; i++) {
+        size_t length;
+
+        if (texts[i] == NULL) {
+            header->lengths[i] = NULL_TEXT;
+            continue;
+        }
+        length = strlen(texts[i]);
+        header->lengths[i] = (uint32_t)length;
+        memcpy(at, texts[i], length + 1);
+        at += length + 1;
+    }
+    s->open->used += size;
+    s->open->records++;
+    return 0;
+}
+
+/* Wait until every entry queued so far, the open block included, is
+ * committed (or failed). */
+static void wait_for_writer(sqlite_sync_store *s)
+{
+    publish(s);
+    pthread_mutex_lock(&s->lock);
+    while (s->completed < s->appended)
+        pthread_cond_wait(&s->progress, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int run_record(sqlite_sync_store *s, const record_header *header)
+{
+    const char *texts[RECORD_TEXTS];
+    const char *at = (const char *)(header + 1);
+    sqlite3_stmt *statement;
+    int columns;
+    int rc;
+
+    for (int i = 0; i < RECORD_TEXTS; i++) {
+        if (header->lengths[i] == NULL_TEXT) {
+            texts[i] = NULL;
+            continue;
+        }
+        texts[i] = at;
+        at += header->lengths[i] + 1;
+    }
+    if (header->type == RECORD_LINE) {
+        statement = s->append;
+        sqlite3_bind_int64(statement, 1, header->at_ms);
+        columns = 7;
+    } else {
+        statement = s->save_batch;
+        columns = 3;
+    }
+    for (int i = 0; i < columns; i++)
+        bind_text(statement, header->type == RECORD_LINE ? i + 2 : i + 1, texts[i]);
+    rc = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    if (rc == SQLITE_DONE)
+        return 0;
+    note_write_error(s, header->type == RECORD_LINE ? "cannot write log line"
+                                                    : "cannot save batch");
+    return -EIO;
+}
+
+static void run_purge(sqlite_sync_store *s, purge_request *request)
+{
+    sqlite3_stmt *statement = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->write_db, "DELETE FROM log_lines WHERE at_ms < ?1", -1,
+                            &statement, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(statement, 1, request->before_ms);
+        rc = sqlite3_step(statement);
+    }
+    sqlite3_finalize(statement);
+    if (rc != SQLITE_DONE) {
+        request->rc = -EIO;
+        snprintf(request->error, sizeof(request->error), "cannot purge log lines: %s",
+                 sqlite3_errmsg(s->write_db));
+        return;
+    }
+    request->deleted = sqlite3_changes(s->write_db);
+}
+
+/* Run the entries of one list inside the open transaction and recycle their
+ * blocks. Returns the number of records. */
+static size_t run_entries(sqlite_sync_store *s, block *list)
+{
+    size_t records = 0;
+
+    while (list != NULL) {
+        block *entry = list;
+
+        list = entry->next;
+        if (entry->purge != NULL) {
+            /* The entry is on the caller's stack; the caller waits for it. */
+            run_purge(s, entry->purge);
+            records++;
+            continue;
+        }
+        for (size_t offset = 0; offset < entry->used;) {
+            const record_header *header =
+                (const record_header *)((const char *)entry->data + offset);
+
+            run_record(s, header);
+            offset += header->size;
+        }
+        records += entry->records;
+        if (entry->capacity == BLOCK_SIZE) {
+            pthread_mutex_lock(&s->lock);
+            entry->next = s->free_blocks;
+            s->free_blocks = entry;
+            pthread_cond_broadcast(&s->progress);
+            pthread_mutex_unlock(&s->lock);
+        } else {
+            free(entry);
+        }
+    }
+    return records;
+}
+
+static void commit(sqlite_sync_store *s)
+{
+    if (sqlite3_exec(s->write_db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return;
+    note_write_error(s, "cannot commit log lines");
+    sqlite3_exec(s->write_db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void *run_writer(void *argument)
+{
+    sqlite_sync_store *s = argument;
+    size_t in_transaction = 0;
+    uint64_t last_ticket = 0;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        block *list;
+
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->work, &s->lock);
+        if (s->head == NULL)
+            break;
+        list = s->head;
+        last_ticket = s->tail->ticket;
+        s->head = NULL;
+        s->tail = NULL;
+        pthread_mutex_unlock(&s->lock);
+
+        if (in_transaction == 0 &&
+            sqlite3_exec(s->write_db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+            note_write_error(s, "cannot begin writing log lines");
+        in_transaction += run_entries(s, list);
+
+        /* Commit when the queue ran empty or the transaction is large;
+         * otherwise take the next list into the same transaction. */
+        pthread_mutex_lock(&s->lock);
+        if (s->head == NULL || in_transaction >= MAX_TRANSACTION_RECORDS) {
+            pthread_mutex_unlock(&s->lock);
+            commit(s);
+            in_transaction = 0;
+            pthread_mutex_lock(&s->lock);
+            s->completed = last_ticket;
+            pthread_cond_broadcast(&s->progress);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
 static int log_append(sync_store *base, const log_line *line)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
-    int rc;
+    const char *texts[RECORD_TEXTS] = {line->connector_id, line->message,     line->user_id,
+                                       line->account_id,   line->claims_json, line->batch_id,
+                                       line->data_json};
 
-    if (!s->in_transaction) {
-        if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-            return fail(s, "cannot begin writing log lines");
-        s->in_transaction = 1;
+    if (append_record(s, RECORD_LINE, line->at_ms, texts) != 0) {
+        snprintf(base->error, sizeof(base->error), "out of memory queueing a log line");
+        return -ENOMEM;
     }
-    sqlite3_reset(s->append);
-    sqlite3_bind_int64(s->append, 1, line->at_ms);
-    bind_text(s->append, 2, line->connector_id);
-    bind_text(s->append, 3, line->message);
-    bind_text(s->append, 4, line->user_id);
-    bind_text(s->append, 5, line->account_id);
-    bind_text(s->append, 6, line->claims_json);
-    bind_text(s->append, 7, line->batch_id);
-    bind_text(s->append, 8, line->data_json);
-    rc = sqlite3_step(s->append);
-    sqlite3_reset(s->append);
-    sqlite3_clear_bindings(s->append);
-    return rc == SQLITE_DONE ? 0 : fail(s, "cannot write log line");
+    return 0;
 }
 
+/* Hand the lines of this loop iteration to the writer, which commits as
+ * soon as its queue runs empty; report a failure of the writer since the
+ * last call. */
 static int log_flush(sync_store *base)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
+    int rc = 0;
 
-    if (!s->in_transaction)
-        return 0;
-    s->in_transaction = 0;
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        int rc = fail(s, "cannot commit log lines");
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
+    publish(s);
+    pthread_mutex_lock(&s->lock);
+    if (s->write_error[0] != '\0') {
+        snprintf(base->error, sizeof(base->error), "%s", s->write_error);
+        s->write_error[0] = '\0';
+        rc = -EIO;
     }
-    return 0;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 static int log_read(sync_store *base, const log_query *query, log_line_fn fn, void *user_data)
@@ -100,6 +457,8 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
     char sql[1024];
     int rc;
 
+    wait_for_writer(s);
+
     /* Every filter is bound; a NULL parameter disables its condition. */
     snprintf(sql, sizeof(sql),
              "SELECT sequence, at_ms, connector_id, message, user_id, account_id, claims, "
@@ -108,8 +467,8 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
              "AND (?4 IS NULL OR account_id = ?4) AND (?5 IS NULL OR batch_id = ?5) "
              "AND at_ms >= ?6 AND sequence > ?7 ORDER BY sequence %s LIMIT ?8",
              query->after_sequence >= 0 ? "ASC" : "DESC");
-    if (sqlite3_prepare_v2(s->db, sql, -1, &statement, NULL) != SQLITE_OK)
-        return fail(s, "cannot read log lines");
+    if (sqlite3_prepare_v2(s->read_db, sql, -1, &statement, NULL) != SQLITE_OK)
+        return fail(s, s->read_db, "cannot read log lines");
     bind_text(statement, 1, query->connector_id);
     bind_text(statement, 2, query->message);
     bind_text(statement, 3, query->user_id);
@@ -135,48 +494,42 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
             break;
     }
     sqlite3_finalize(statement);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, "cannot read log lines");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, s->read_db, "cannot read log lines");
 }
 
 static int log_purge(sync_store *base, int64_t before_ms, int64_t *deleted)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
-    sqlite3_stmt *statement = NULL;
-    int rc;
+    purge_request request = {.before_ms = before_ms};
+    block entry = {.purge = &request};
 
     *deleted = 0;
-    log_flush(base);
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM log_lines WHERE at_ms < ?1", -1, &statement,
-                           NULL) != SQLITE_OK)
-        return fail(s, "cannot purge log lines");
-    sqlite3_bind_int64(statement, 1, before_ms);
-    rc = sqlite3_step(statement);
-    sqlite3_finalize(statement);
-    if (rc != SQLITE_DONE)
-        return fail(s, "cannot purge log lines");
-    *deleted = sqlite3_changes(s->db);
+    publish(s);
+    pthread_mutex_lock(&s->lock);
+    queue_locked(s, &entry);
+    pthread_mutex_unlock(&s->lock);
+    wait_for_writer(s);
+
+    if (request.rc != 0) {
+        snprintf(base->error, sizeof(base->error), "%s", request.error);
+        return request.rc;
+    }
+    *deleted = request.deleted;
     return 0;
 }
 
+/* Queued behind the lines written before it, like a line. */
 static int batch_save(sync_store *base, const char *id, const char *connector_id,
                       const char *document)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
-    sqlite3_stmt *statement = NULL;
-    int rc;
+    const char *texts[RECORD_TEXTS] = {id, connector_id, document, NULL, NULL, NULL, NULL};
 
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO batches (id, connector_id, document, created_seq) "
-                           "VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM batches)) "
-                           "ON CONFLICT(id) DO UPDATE SET document = excluded.document",
-                           -1, &statement, NULL) != SQLITE_OK)
-        return fail(s, "cannot save batch");
-    bind_text(statement, 1, id);
-    bind_text(statement, 2, connector_id);
-    bind_text(statement, 3, document);
-    rc = sqlite3_step(statement);
-    sqlite3_finalize(statement);
-    return rc == SQLITE_DONE ? 0 : fail(s, "cannot save batch");
+    if (append_record(s, RECORD_BATCH_SAVE, 0, texts) != 0) {
+        snprintf(base->error, sizeof(base->error), "out of memory saving batch %s", id);
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 static int batch_each(sync_store *base, const char *connector_id,
@@ -187,11 +540,12 @@ static int batch_each(sync_store *base, const char *connector_id,
     sqlite3_stmt *statement = NULL;
     int rc;
 
-    if (sqlite3_prepare_v2(s->db,
+    wait_for_writer(s);
+    if (sqlite3_prepare_v2(s->read_db,
                            "SELECT id, document FROM batches WHERE (?1 IS NULL OR connector_id = ?1) "
                            "ORDER BY created_seq",
                            -1, &statement, NULL) != SQLITE_OK)
-        return fail(s, "cannot list batches");
+        return fail(s, s->read_db, "cannot list batches");
     bind_text(statement, 1, connector_id);
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
         if (fn((const char *)sqlite3_column_text(statement, 0),
@@ -199,17 +553,46 @@ static int batch_each(sync_store *base, const char *connector_id,
             break;
     }
     sqlite3_finalize(statement);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, "cannot list batches");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s, s->read_db, "cannot list batches");
+}
+
+static void stop_writer(sqlite_sync_store *s)
+{
+    publish(s);
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->writer, NULL);
+    if (s->write_error[0] != '\0')
+        log_error("connector log: %s", s->write_error);
+}
+
+static void release(sqlite_sync_store *s)
+{
+    free(s->open);
+    while (s->free_blocks != NULL) {
+        block *next = s->free_blocks->next;
+
+        free(s->free_blocks);
+        s->free_blocks = next;
+    }
+    sqlite3_finalize(s->append);
+    sqlite3_finalize(s->save_batch);
+    sqlite3_close(s->write_db);
+    sqlite3_close(s->read_db);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->progress);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
 }
 
 static void sqlite_close(sync_store *base)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
 
-    log_flush(base);
-    sqlite3_finalize(s->append);
-    sqlite3_close(s->db);
-    free(s);
+    stop_writer(s);
+    release(s);
 }
 
 static const sync_store_ops sqlite_ops = {
@@ -221,6 +604,24 @@ static const sync_store_ops sqlite_ops = {
     .batch_each = batch_each,
     .close = sqlite_close,
 };
+
+static int open_connection(const char *path, sqlite3 **db, char **message)
+{
+    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                           SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    char pragmas[256];
+
+    if (rc != SQLITE_OK)
+        return rc;
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA journal_mode = WAL;"
+             "PRAGMA synchronous = NORMAL;"
+             "PRAGMA cache_size = -%d;",
+             CACHE_KIB);
+    sqlite3_busy_timeout(*db, 5000);
+    return sqlite3_exec(*db, pragmas, NULL, NULL, message);
+}
 
 int sync_store_open_sqlite(const char *data_dir, sync_store **out, char *error, size_t error_size)
 {
@@ -236,37 +637,50 @@ int sync_store_open_sqlite(const char *data_dir, sync_store **out, char *error, 
         return -ENOMEM;
     }
     s->base.ops = &sqlite_ops;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->progress, NULL);
     snprintf(path, sizeof(path), "%s/sync.db", data_dir);
 
     /* Log lines name users and their claims, so they get 0600 like the store. */
     old_mask = umask(077);
-    rc = sqlite3_open_v2(path, &s->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = open_connection(path, &s->write_db, &message);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->db,
-                          "PRAGMA journal_mode = WAL;"
-                          "PRAGMA synchronous = NORMAL;",
-                          NULL, NULL, &message);
+        rc = sqlite3_exec(s->write_db, schema, NULL, NULL, &message);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->db, schema, NULL, NULL, &message);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(s->db,
+        rc = sqlite3_prepare_v3(s->write_db,
                                 "INSERT INTO log_lines (at_ms, connector_id, message, user_id, "
                                 "account_id, claims, batch_id, data) "
                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                 -1, SQLITE_PREPARE_PERSISTENT, &s->append, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(
+            s->write_db,
+            "INSERT INTO batches (id, connector_id, document, created_seq) "
+            "VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM batches)) "
+            "ON CONFLICT(id) DO UPDATE SET document = excluded.document",
+            -1, SQLITE_PREPARE_PERSISTENT, &s->save_batch, NULL);
+    if (rc == SQLITE_OK)
+        rc = open_connection(path, &s->read_db, &message);
     umask(old_mask);
     if (rc != SQLITE_OK) {
+        sqlite3 *failed = s->read_db != NULL ? s->read_db : s->write_db;
+
         snprintf(error, error_size, "cannot open %s: %s", path,
-                 message != NULL ? message : (s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory"));
+                 message != NULL ? message : (failed != NULL ? sqlite3_errmsg(failed) : "out of memory"));
         sqlite3_free(message);
-        sqlite3_finalize(s->append);
-        sqlite3_close(s->db);
-        free(s);
+        release(s);
         return -EIO;
     }
     chmod(path, 0600);
-    sqlite3_busy_timeout(s->db, 5000);
+
+    rc = pthread_create(&s->writer, NULL, run_writer, s);
+    if (rc != 0) {
+        snprintf(error, error_size, "cannot start the connector log writer thread: %s",
+                 strerror(rc));
+        release(s);
+        return -rc;
+    }
     *out = &s->base;
     return 0;
 }

@@ -2,22 +2,94 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "iso8601.h"
 #include "utf8_text.h"
 
+/*
+ * A slot holds a pooled value's address and, while the pool uses tags, the
+ * top 16 bits of the value's hash in bits 48 to 63 of the slot. Linux gives
+ * user space addresses below 2^47 on x86-64 and below 2^48 on AArch64
+ * unless a program asks mmap(2) for higher ones, so those bits are free. A
+ * probe then compares the tag and reads the value only when the tag
+ * matches: in a pool of millions of values, each value read is a cache
+ * miss, and ingest spent a seventh of its time on them. A value at an
+ * address that needs those bits turns tags off for the pool.
+ */
+#if UINTPTR_MAX > UINT32_MAX
+#define TAG_SHIFT 48
+#define ADDRESS_MASK (((uintptr_t)1 << TAG_SHIFT) - 1)
+#endif
+
 struct value_pool {
-    pooled_value **slots; /* open addressing, linear probing; NULL is empty */
+    uintptr_t *slots; /* open addressing, linear probing; 0 is empty */
     size_t slot_mask;
     size_t count;
     size_t value_bytes; /* pooled values and their element arrays */
+    bool tagged;
 };
 
 value_pool *value_pool_create(void)
 {
-    return calloc(1, sizeof(value_pool));
+    value_pool *pool = calloc(1, sizeof(value_pool));
+
+#ifdef TAG_SHIFT
+    if (pool != NULL)
+        pool->tagged = true;
+#endif
+    return pool;
+}
+
+static pooled_value *slot_value(const value_pool *pool, uintptr_t slot)
+{
+#ifdef TAG_SHIFT
+    if (pool->tagged)
+        return (pooled_value *)(slot & ADDRESS_MASK);
+#endif
+    (void)pool;
+    return (pooled_value *)slot;
+}
+
+static uintptr_t slot_entry(const value_pool *pool, const pooled_value *value)
+{
+#ifdef TAG_SHIFT
+    if (pool->tagged)
+        return (uintptr_t)value | ((uintptr_t)(value->hash >> 16) << TAG_SHIFT);
+#endif
+    (void)pool;
+    return (uintptr_t)value;
+}
+
+/* Whether the slot's value may have this hash (always, without tags). */
+static bool slot_may_match(const value_pool *pool, uintptr_t slot, uint32_t hash)
+{
+#ifdef TAG_SHIFT
+    if (pool->tagged)
+        return (slot >> TAG_SHIFT) == (hash >> 16);
+#endif
+    (void)pool;
+    (void)slot;
+    (void)hash;
+    return true;
+}
+
+/* Make room for value's address: without tags when it needs their bits. */
+static void fit_address(value_pool *pool, const pooled_value *value)
+{
+#ifdef TAG_SHIFT
+    if (!pool->tagged || ((uintptr_t)value & ~ADDRESS_MASK) == 0)
+        return;
+    for (size_t slot = 0; pool->slots != NULL && slot <= pool->slot_mask; slot++)
+        pool->slots[slot] &= ADDRESS_MASK;
+    pool->tagged = false;
+#else
+    (void)pool;
+    (void)value;
+#endif
 }
 
 static void free_value(pooled_value *value)
@@ -33,8 +105,8 @@ void value_pool_free(value_pool *pool)
         return;
     if (pool->slots != NULL) {
         for (size_t slot = 0; slot <= pool->slot_mask; slot++) {
-            if (pool->slots[slot] != NULL)
-                free_value(pool->slots[slot]);
+            if (pool->slots[slot] != 0)
+                free_value(slot_value(pool, pool->slots[slot]));
         }
     }
     free(pool->slots);
@@ -47,14 +119,36 @@ static size_t find_slot(const value_pool *pool, attr_type type, const char *text
     size_t slot = hash & pool->slot_mask;
 
     for (;; slot = (slot + 1) & pool->slot_mask) {
-        const pooled_value *value = pool->slots[slot];
+        uintptr_t entry = pool->slots[slot];
+        const pooled_value *value;
 
-        if (value == NULL)
+        if (entry == 0)
             return slot;
+        if (!slot_may_match(pool, entry, hash))
+            continue;
+        value = slot_value(pool, entry);
         if (value->hash == hash && value->type == type && value->length == length &&
             memcmp(value->text, text, length) == 0)
             return slot;
     }
+}
+
+void value_pool_prefetch(const value_pool *pool, uint32_t hash, int stage)
+{
+    size_t slot;
+    uintptr_t entry;
+
+    if (pool->slots == NULL)
+        return;
+    slot = hash & pool->slot_mask;
+    if (stage == 0) {
+        __builtin_prefetch(&pool->slots[slot]);
+        return;
+    }
+    /* The first slot of the probe run is the likely one. */
+    entry = pool->slots[slot];
+    if (entry != 0 && slot_may_match(pool, entry, hash))
+        __builtin_prefetch(slot_value(pool, entry));
 }
 
 /* Keep the table at most three quarters full so probes stay short.
@@ -63,33 +157,40 @@ static size_t find_slot(const value_pool *pool, attr_type type, const char *text
 static int reserve_slot(value_pool *pool)
 {
     size_t slot_count = pool->slots == NULL ? 64 : (pool->slot_mask + 1);
-    pooled_value **old = pool->slots;
+    uintptr_t *old = pool->slots;
     size_t old_count = pool->slots == NULL ? 0 : pool->slot_mask + 1;
-    pooled_value **slots;
+    uintptr_t *slots;
 
     if (pool->slots != NULL && (pool->count + 1) * 4 <= slot_count * 3)
         return 0;
     if (pool->slots != NULL)
         slot_count *= 2;
-    slots = calloc(slot_count, sizeof(pooled_value *));
+    slots = calloc(slot_count, sizeof(uintptr_t));
     if (slots == NULL)
         return -1;
 
     pool->slots = slots;
     pool->slot_mask = slot_count - 1;
     for (size_t i = 0; i < old_count; i++) {
-        pooled_value *value = old[i];
         size_t slot;
 
-        if (value == NULL)
+        if (old[i] == 0)
             continue;
-        for (slot = value->hash & pool->slot_mask; slots[slot] != NULL;
+        for (slot = slot_value(pool, old[i])->hash & pool->slot_mask; slots[slot] != 0;
              slot = (slot + 1) & pool->slot_mask)
             ;
-        slots[slot] = value;
+        slots[slot] = old[i];
     }
     free(old);
     return 0;
+}
+
+/* Put a new value into the free slot that find_slot() returned. */
+static void place_value(value_pool *pool, size_t slot, pooled_value *value)
+{
+    fit_address(pool, value);
+    pool->slots[slot] = slot_entry(pool, value);
+    pool->count++;
 }
 
 /* A new value with one reference, not yet in the table. */
@@ -121,9 +222,10 @@ const pooled_value *value_pool_intern_string(value_pool *pool, const char *text,
     if (reserve_slot(pool) != 0)
         return NULL;
     slot = find_slot(pool, ATTR_TYPE_STRING, text, length, hash);
-    if (pool->slots[slot] != NULL) {
-        pool->slots[slot]->references++;
-        return pool->slots[slot];
+    if (pool->slots[slot] != 0) {
+        value = slot_value(pool, pool->slots[slot]);
+        value->references++;
+        return value;
     }
 
     value = new_value(ATTR_TYPE_STRING, text, length, hash);
@@ -133,8 +235,7 @@ const pooled_value *value_pool_intern_string(value_pool *pool, const char *text,
     if (iso8601_parse(text, length, &value->parsed.date_ms) == 0)
         value->is_date = 1;
 
-    pool->slots[slot] = value;
-    pool->count++;
+    place_value(pool, slot, value);
     pool->value_bytes += sizeof(pooled_value) + length + 1;
     return value;
 }
@@ -241,9 +342,10 @@ const pooled_value *value_pool_intern_json(value_pool *pool, const json_object *
     if (reserve_slot(pool) != 0)
         return NULL;
     slot = find_slot(pool, type, text, length, hash);
-    if (pool->slots[slot] != NULL) {
-        pool->slots[slot]->references++;
-        return pool->slots[slot];
+    if (pool->slots[slot] != 0) {
+        value = slot_value(pool, pool->slots[slot]);
+        value->references++;
+        return value;
     }
 
     /* Element strings are interned first; that may grow the table, so the
@@ -261,8 +363,7 @@ const pooled_value *value_pool_intern_json(value_pool *pool, const json_object *
     value->parsed.elements = elements;
 
     slot = find_slot(pool, type, text, length, hash);
-    pool->slots[slot] = value;
-    pool->count++;
+    place_value(pool, slot, value);
     pool->value_bytes += sizeof(pooled_value) + length + 1 + element_count * sizeof(attr_value);
     return value;
 }
@@ -274,8 +375,8 @@ static void remove_slot(value_pool *pool, size_t hole)
     size_t mask = pool->slot_mask;
     size_t next = (hole + 1) & mask;
 
-    while (pool->slots[next] != NULL) {
-        size_t home = pool->slots[next]->hash & mask;
+    while (pool->slots[next] != 0) {
+        size_t home = slot_value(pool, pool->slots[next])->hash & mask;
 
         /* The entry at next may fill the hole unless its home lies
          * between the hole and next. */
@@ -285,7 +386,7 @@ static void remove_slot(value_pool *pool, size_t hole)
         }
         next = (next + 1) & mask;
     }
-    pool->slots[hole] = NULL;
+    pool->slots[hole] = 0;
 }
 
 void value_pool_release(value_pool *pool, const pooled_value *value)
@@ -296,7 +397,7 @@ void value_pool_release(value_pool *pool, const pooled_value *value)
     if (value == NULL || --owned->references > 0)
         return;
 
-    for (slot = value->hash & pool->slot_mask; pool->slots[slot] != value;
+    for (slot = value->hash & pool->slot_mask; slot_value(pool, pool->slots[slot]) != value;
          slot = (slot + 1) & pool->slot_mask)
         ;
     remove_slot(pool, slot);
@@ -350,5 +451,5 @@ size_t value_pool_memory_bytes(const value_pool *pool)
 {
     size_t slots = pool->slots == NULL ? 0 : pool->slot_mask + 1;
 
-    return sizeof(*pool) + slots * sizeof(pooled_value *) + pool->value_bytes;
+    return sizeof(*pool) + slots * sizeof(uintptr_t) + pool->value_bytes;
 }

@@ -1,82 +1,110 @@
 #include "wharf/sdk/json_writer.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
+#include <json-c/linkhash.h>
+
+/* Non-zero for the bytes a JSON string cannot hold as they are: control
+ * characters, the quote and the backslash. */
+static int needs_escape(unsigned char byte)
+{
+    return byte < 0x20 || byte == '"' || byte == '\\';
+}
+
+/* Bytes that the escaped form of byte adds to the plain one. */
+static size_t escape_extra(unsigned char byte)
+{
+    switch (byte) {
+    case '"':
+    case '\\':
+    case '\b':
+    case '\f':
+    case '\n':
+    case '\r':
+    case '\t':
+        return 1;
+    default:
+        return 5; /* \u00XX */
+    }
+}
 
 int wharf_json_append_string(wharf_buffer *buffer, const char *text, size_t length)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t start = buffer->length;
-    size_t run = 0;
-    size_t i;
+    const unsigned char *bytes = (const unsigned char *)text;
+    size_t size = length + 2;
+    size_t first = 0;
+    size_t run;
+    char *out;
     int rc;
 
-    rc = wharf_buffer_append_char(buffer, '"');
+    /* Most strings need no escape: find the first byte that does, and size
+     * the output exactly so that it is written without further checks. */
+    while (first < length && !needs_escape(bytes[first]))
+        first++;
+    for (size_t i = first; i < length; i++) {
+        if (needs_escape(bytes[i]))
+            size += escape_extra(bytes[i]);
+    }
+    rc = wharf_buffer_reserve(buffer, size);
+    if (rc != 0)
+        return rc;
 
-    for (i = 0; rc == 0 && i < length; i++) {
-        unsigned char byte = (unsigned char)text[i];
-        char escape[7];
-        size_t escape_size = 2;
+    out = buffer->data + buffer->length;
+    *out++ = '"';
+    memcpy(out, text, first);
+    out += first;
+    run = first;
+    for (size_t i = first; i < length; i++) {
+        unsigned char byte = bytes[i];
 
-        if (byte >= 0x20 && byte != '"' && byte != '\\')
+        if (!needs_escape(byte))
             continue;
-
-        /* Copy the plain bytes before this one in one go. */
-        rc = wharf_buffer_append(buffer, text + run, i - run);
-        if (rc != 0)
-            break;
+        memcpy(out, text + run, i - run);
+        out += i - run;
         run = i + 1;
-
-        escape[0] = '\\';
+        *out++ = '\\';
         switch (byte) {
         case '"':
-            escape[1] = '"';
+            *out++ = '"';
             break;
         case '\\':
-            escape[1] = '\\';
+            *out++ = '\\';
             break;
         case '\b':
-            escape[1] = 'b';
+            *out++ = 'b';
             break;
         case '\f':
-            escape[1] = 'f';
+            *out++ = 'f';
             break;
         case '\n':
-            escape[1] = 'n';
+            *out++ = 'n';
             break;
         case '\r':
-            escape[1] = 'r';
+            *out++ = 'r';
             break;
         case '\t':
-            escape[1] = 't';
+            *out++ = 't';
             break;
         default:
-            memcpy(escape + 1, "u00", 3);
-            escape[4] = hex[byte >> 4];
-            escape[5] = hex[byte & 0xf];
-            escape_size = 6;
+            memcpy(out, "u00", 3);
+            out[3] = hex[byte >> 4];
+            out[4] = hex[byte & 0xf];
+            out += 5;
             break;
         }
-        rc = wharf_buffer_append(buffer, escape, escape_size);
     }
-
-    if (rc == 0)
-        rc = wharf_buffer_append(buffer, text + run, length - run);
-    if (rc == 0)
-        rc = wharf_buffer_append_char(buffer, '"');
-
-    if (rc != 0) {
-        buffer->length = start;
-        if (buffer->data != NULL)
-            buffer->data[start] = '\0';
-    }
-    return rc;
+    memcpy(out, text + run, length - run);
+    out += length - run;
+    *out++ = '"';
+    *out = '\0';
+    buffer->length = (size_t)(out - buffer->data);
+    return 0;
 }
 
 /* Write the shortest of %.15g, %.16g and %.17g that reads back as the same
@@ -106,6 +134,22 @@ static int append_double(wharf_buffer *buffer, double number)
     return wharf_buffer_append_string(buffer, text);
 }
 
+/* Decimal digits of magnitude, with a leading minus when negative. */
+static int append_decimal(wharf_buffer *buffer, uint64_t magnitude, int negative)
+{
+    char digits[24];
+    char *end = digits + sizeof(digits);
+    char *at = end;
+
+    do {
+        *--at = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (negative)
+        *--at = '-';
+    return wharf_buffer_append(buffer, at, (size_t)(end - at));
+}
+
 static int append_integer(wharf_buffer *buffer, const struct json_object *value)
 {
     int64_t signed_value = json_object_get_int64(value);
@@ -113,8 +157,8 @@ static int append_integer(wharf_buffer *buffer, const struct json_object *value)
     /* json-c stores integers above INT64_MAX as uint64; get_int64 clamps
      * those, so non-negative values are read back unsigned. */
     if (signed_value < 0)
-        return wharf_buffer_append_format(buffer, "%" PRId64, signed_value);
-    return wharf_buffer_append_format(buffer, "%" PRIu64, json_object_get_uint64(value));
+        return append_decimal(buffer, (uint64_t)0 - (uint64_t)signed_value, 1);
+    return append_decimal(buffer, json_object_get_uint64(value), 0);
 }
 
 static int append_value(wharf_buffer *buffer, const struct json_object *value,
@@ -123,25 +167,21 @@ static int append_value(wharf_buffer *buffer, const struct json_object *value,
 static int append_object(wharf_buffer *buffer, const struct json_object *value,
                          unsigned depth)
 {
-    /* Iteration reads the object's table without changing it. */
-    struct json_object_iterator iterator = json_object_iter_begin((struct json_object *)value);
-    struct json_object_iterator end = json_object_iter_end(value);
-    int first = 1;
+    /* Walking the object's table reads it without changing it. */
+    struct lh_entry *entry = lh_table_head(json_object_get_object(value));
     int rc = wharf_buffer_append_char(buffer, '{');
 
-    for (; rc == 0 && !json_object_iter_equal(&iterator, &end);
-         json_object_iter_next(&iterator)) {
-        const char *name = json_object_iter_peek_name(&iterator);
+    for (int first = 1; rc == 0 && entry != NULL; entry = lh_entry_next(entry), first = 0) {
+        const char *name = (const char *)lh_entry_k(entry);
 
         if (!first)
             rc = wharf_buffer_append_char(buffer, ',');
-        first = 0;
         if (rc == 0)
             rc = wharf_json_append_string(buffer, name, strlen(name));
         if (rc == 0)
             rc = wharf_buffer_append_char(buffer, ':');
         if (rc == 0)
-            rc = append_value(buffer, json_object_iter_peek_value(&iterator), depth + 1);
+            rc = append_value(buffer, (const struct json_object *)lh_entry_v(entry), depth + 1);
     }
 
     if (rc == 0)
