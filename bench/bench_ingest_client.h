@@ -1,9 +1,9 @@
 /*
- * The load client of bench_ingest: a fixed number of keep-alive
- * connections to 127.0.0.1, one thread each, that take pre-built requests
- * in order from a shared counter, so that at most one request is in
- * flight per connection, and time each request from its first byte sent
- * to the last byte of its response.
+ * The load client of bench_ingest. A fixed number of keep-alive
+ * connections to 127.0.0.1, one thread each, take pre-built requests in
+ * order from a shared counter, so that at most one request is in flight
+ * per connection. Each request is timed from its first byte sent to the
+ * last byte of its response.
  */
 #ifndef WHARF_BENCH_INGEST_CLIENT_H
 #define WHARF_BENCH_INGEST_CLIENT_H

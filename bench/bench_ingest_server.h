@@ -1,7 +1,7 @@
 /*
- * The wharfd under test for bench_ingest: started as a child process on
- * 127.0.0.1 with a port it picks itself, a fresh data directory and a
- * write key; measured through /proc; stopped with SIGTERM.
+ * The wharfd under test for bench_ingest. It runs as a child process on
+ * 127.0.0.1, with a port it picks itself, a fresh data directory and a
+ * write key, is measured through /proc and is stopped with SIGTERM.
  */
 #ifndef WHARF_BENCH_INGEST_SERVER_H
 #define WHARF_BENCH_INGEST_SERVER_H

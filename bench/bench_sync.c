@@ -508,6 +508,9 @@ int main(int argc, char **argv)
     uint64_t values[sizeof(numbers) / sizeof(numbers[0])];
     int given[sizeof(numbers) / sizeof(numbers[0])] = {0};
 
+    /* Progress lines show up at once when the output goes to a file. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
     for (int i = 1; i < argc; i += 2) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         size_t n;

@@ -7,6 +7,9 @@
  */
 #include <errno.h>
 #include <json-c/json.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +70,9 @@ static int apply(service *svc, ingest_result *parsed, entity_result **results_ou
     return 0;
 }
 
-/* One Segment request on its way through the thread pool: the body is
- * inflated and parsed on a worker, because that is about half of the CPU
- * time of ingest and needs none of the loop's state; authentication,
+/* One Segment request on its way through the thread pool. A worker
+ * inflates and parses the body, because that is about half of the CPU
+ * time of ingest and needs none of the loop's state. Authentication,
  * applying the changes and the response stay on the loop thread. */
 typedef struct segment_job {
     uv_work_t work;
@@ -80,7 +83,7 @@ typedef struct segment_job {
      * that cannot be read is unauthenticated (401), else invalid (400). */
     bool header_authenticated;
     int64_t received_at_ms;
-    const char *input; /* the request's body, which lives until it is answered */
+    const char *input; /* the request's body, valid until the response is sent */
     size_t input_size;
     gzip_body body;
     int body_rc; /* of gzip_body_decode() */
@@ -103,6 +106,39 @@ static void segment_job_parse(uv_work_t *work)
                                          sizeof(job->error));
 }
 
+/* Segment jobs not yet freed, and whether a trim of malloc's arenas is
+ * queued (loop thread only). Parsing on several workers leaves freed
+ * memory in each worker's arena, about 36 MB of resident memory after a
+ * million new users (docs/benchmarks.md). malloc_trim() gives back what
+ * it can once ingest goes idle. */
+static unsigned segment_jobs;
+static bool trim_queued;
+static uv_work_t trim_work;
+
+static void trim_arenas(uv_work_t *work)
+{
+    (void)work;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+static void trim_finished(uv_work_t *work, int status)
+{
+    (void)work;
+    (void)status;
+    trim_queued = false;
+}
+
+/* Note that a job was freed; the last one of a burst queues a trim. */
+static void segment_job_gone(uv_loop_t *loop)
+{
+    if (--segment_jobs > 0 || trim_queued)
+        return;
+    if (uv_queue_work(loop, &trim_work, trim_arenas, trim_finished) == 0)
+        trim_queued = true;
+}
+
 /* Worker thread: free what the parser made. */
 static void segment_job_clear(uv_work_t *work)
 {
@@ -114,13 +150,17 @@ static void segment_job_clear(uv_work_t *work)
 
 static void segment_job_cleared(uv_work_t *work, int status)
 {
+    segment_job *job = work->data;
+    uv_loop_t *loop = job->svc->loop;
+
     (void)status;
-    free(work->data);
+    free(job);
+    segment_job_gone(loop);
 }
 
-/* Free the job once its request is answered. Freeing hundreds of parsed
+/* Free the job once the response is sent. Freeing hundreds of parsed
  * messages took a fifth of the loop thread's time, so a worker does it,
- * unless the loop may still hold a reference into them: entity updates
+ * unless the loop may still hold a reference into them. Entity updates
  * copy attribute values (entities.c), but keep the properties of events. */
 static void segment_job_release(segment_job *job)
 {
@@ -132,7 +172,7 @@ static void segment_job_release(segment_job *job)
         uv_queue_work(job->svc->loop, &job->work, segment_job_clear, segment_job_cleared) == 0)
         return;
     segment_job_clear(&job->work);
-    free(job);
+    segment_job_cleared(&job->work, 0);
 }
 
 /* Loop thread: authenticate, apply and respond, in the order that the
@@ -216,6 +256,7 @@ static void ingest_segment(service *svc, http_request *request, ingest_segment_e
         return;
     }
     job->work.data = job;
+    segment_jobs++;
     job->svc = svc;
     job->request = request;
     job->endpoint = endpoint;

@@ -657,9 +657,9 @@ static void text_append_string(json_text *out, const char *text, size_t length)
 }
 
 /* Append a double as json_object_new_double() serializes it in json-c
- * 0.16 without a custom format: "%.17g", a decimal comma of the locale
- * turned into a point, and ".0" added to a number without a point or an
- * exponent so that it still reads as a double. */
+ * 0.16 without a custom format. That is "%.17g" with a decimal comma of the
+ * locale turned into a point, and ".0" added to a number without a point
+ * or an exponent, so that it still reads as a double. */
 static void text_append_double(json_text *out, double number)
 {
     char buffer[64];
@@ -697,7 +697,7 @@ static void text_append_integer(json_text *out, int64_t number)
     char digits[24];
     char *end = digits + sizeof(digits);
     char *at = end;
-    /* The magnitude as unsigned, which also holds that of INT64_MIN. */
+    /* The magnitude as unsigned, which also fits that of INT64_MIN. */
     uint64_t magnitude = number < 0 ? (uint64_t)0 - (uint64_t)number : (uint64_t)number;
 
     do {

@@ -58,9 +58,9 @@ static void take_random(uint8_t *bytes, size_t count)
 /* A new entity id: a UUID of version 7 (RFC 9562, section 5.7), 48 bits
  * of Unix time in milliseconds followed by 74 random bits. Ids made later
  * sort after earlier ones, so the store's primary key index grows at its
- * end; with random (version 4) ids every new entity wrote an index page at
- * a random place, which capped ingest at about 25,000 new users per second
- * at a million users. */
+ * end. With random (version 4) ids every new entity wrote an index page at
+ * a random place, and SQLite took about six times as long per insert at a
+ * million users (bench_ingest_sqlite in docs/benchmarks.md). */
 static void generate_entity_id(char id[ID_TEXT_SIZE], int64_t created_ms)
 {
     uint8_t bytes[16];
@@ -100,36 +100,33 @@ static void put_digits(char *at, int value, int count)
     }
 }
 
+/* timestamp_format_ms() with the digits written by hand for times from
+ * 1970 to 9999, the ones ingest writes twice per saved entity:
+ * strftime() and snprintf() took as long as SQLite's insert. */
 static void format_ms(int64_t ms, char text[TIMESTAMP_TEXT_SIZE])
 {
     time_t seconds = (time_t)(ms / 1000);
     struct tm utc;
-    size_t length;
 
-    gmtime_r(&seconds, &utc);
-    /* Digits by hand for the years 0 to 9999 after 1970, the times ingest
-     * writes twice per saved entity; strftime() and snprintf() took as
-     * long as SQLite's insert. Any other time goes the slow way. */
-    if (ms >= 0 && utc.tm_year + 1900 <= 9999) {
-        put_digits(text, utc.tm_year + 1900, 4);
-        text[4] = '-';
-        put_digits(text + 5, utc.tm_mon + 1, 2);
-        text[7] = '-';
-        put_digits(text + 8, utc.tm_mday, 2);
-        text[10] = 'T';
-        put_digits(text + 11, utc.tm_hour, 2);
-        text[13] = ':';
-        put_digits(text + 14, utc.tm_min, 2);
-        text[16] = ':';
-        put_digits(text + 17, utc.tm_sec, 2);
-        text[19] = '.';
-        put_digits(text + 20, (int)(ms % 1000), 3);
-        text[23] = 'Z';
-        text[24] = '\0';
+    if (ms < 0 || gmtime_r(&seconds, &utc) == NULL || utc.tm_year + 1900 > 9999) {
+        timestamp_format_ms(ms, text);
         return;
     }
-    length = strftime(text, TIMESTAMP_TEXT_SIZE, "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(text + length, TIMESTAMP_TEXT_SIZE - length, ".%03dZ", (int)(ms % 1000));
+    put_digits(text, utc.tm_year + 1900, 4);
+    text[4] = '-';
+    put_digits(text + 5, utc.tm_mon + 1, 2);
+    text[7] = '-';
+    put_digits(text + 8, utc.tm_mday, 2);
+    text[10] = 'T';
+    put_digits(text + 11, utc.tm_hour, 2);
+    text[13] = ':';
+    put_digits(text + 14, utc.tm_min, 2);
+    text[16] = ':';
+    put_digits(text + 17, utc.tm_sec, 2);
+    text[19] = '.';
+    put_digits(text + 20, (int)(ms % 1000), 3);
+    text[23] = 'Z';
+    text[24] = '\0';
 }
 
 /* Parse the "YYYY-MM-DDTHH:MM:SS.mmmZ" form this module writes. */
@@ -769,9 +766,9 @@ static void apply_prepared(entity_set *set, uint32_t index, entity_update *updat
     ingest_attributes_detach_new_changes(writes);
 }
 
-/* Apply attribute writes to one entity; created says that this change
- * made it. Returns 0, or -1 with error naming the attribute (writes before
- * it stay applied). */
+/* Apply attribute writes to one entity, which this change made when
+ * created is set. Returns 0, or -1 with error naming the attribute (writes
+ * before it stay applied). */
 static int apply_attributes(entity_set *set, uint32_t index, entity_update *update,
                             json_object *writes, int created, char *error, size_t error_size)
 {

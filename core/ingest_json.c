@@ -315,20 +315,22 @@ static bool is_json_whitespace(char c)
 /*
  * A parser for the common shape of request bodies that builds the same
  * json-c objects, in the same order, as json_tokener 0.16 in strict mode,
- * without the tokener's byte-by-byte state machine: parsing took a quarter
- * of ingest's CPU time. It reads a subset of JSON and gives up on anything
- * else: a \u escape, a control character in a string, whitespace other
- * than space, tab, newline and carriage return, a number that is not in
- * the form of RFC 8259 section 6 or has more than 18 integer digits or
- * does not fit a finite double, the words NaN and Infinity, keys longer
- * than FAST_KEY_MAX bytes and nesting deeper than FAST_DEPTH_MAX. json_tokener then parses the whole body
- * again, so that every document outside the subset, and every error, reads
- * exactly as before.
+ * without the tokener's byte-by-byte state machine, which took about a
+ * quarter of ingest's CPU time. It reads a subset of JSON and gives up on the rest.
+ * It gives up on a \u escape, a control character in a string, and
+ * whitespace other than space, tab, newline and carriage return. It gives
+ * up on a number that is not in the form of RFC 8259 section 6, has more
+ * than 18 integer digits or does not fit a finite double, and on the words
+ * NaN and Infinity. It gives up on keys longer than FAST_KEY_MAX bytes and
+ * on nesting deeper than FAST_DEPTH_MAX. json_tokener then parses the
+ * whole body again, so that every document outside the subset, and every
+ * error, reads exactly as before.
  */
 
 /* Below json-c's default depth of 32 (JSON_TOKENER_DEFAULT_DEPTH). */
 #define FAST_DEPTH_MAX 30
-/* Longest number text and object key handled; longer ones are rare. */
+/* Maximum length of a number's text and of an object key that the fast
+ * parser reads; longer ones are rare. */
 #define FAST_NUMBER_MAX 64
 #define FAST_KEY_MAX 255
 

@@ -22,17 +22,17 @@ int ingest_json_parse(const char *body, size_t size, struct json_object **root,
 
 /* What ingest_json_parse_filtered() builds of a document. */
 typedef struct ingest_json_filter {
-    /* The key to build the member key of an object at depth under (the
-     * root object is at depth 1, an object in an array in it at depth 3):
-     * key itself, which json-c copies; a string equal to key that outlives
-     * the document, which it uses without a copy; or NULL to leave the
-     * member out, which is still checked as JSON. NULL builds every member
-     * under a copy of its key. */
+    /* Decides on the member key of an object at depth (the root object is
+     * at depth 1, an object in an array in it at depth 3). It returns key
+     * itself to build the member under a copy of key, a string equal to
+     * key that outlives the document to build it under that string without
+     * a copy, or NULL to leave the member out (it is still checked as
+     * JSON). A NULL keep builds every member under a copy of its key. */
     const char *(*keep)(void *data, int depth, const char *key);
-    /* Called after each element of a built array at element_depth (an
-     * array that is a member of the root object is at depth 2), with the
-     * key of the array's member (NULL in an array), the element's index
-     * and its text in the body. */
+    /* Called after each element of a built array at element_depth. An
+     * array that is a member of the root object is at depth 2. member is
+     * the array's key (NULL for an array in an array), and text is the
+     * element's text in the body. */
     void (*element)(void *data, const char *member, size_t index, const char *text,
                     size_t length);
     int element_depth;
@@ -41,9 +41,9 @@ typedef struct ingest_json_filter {
 
 /* ingest_json_parse() that builds only what filter keeps. Most bodies are
  * in a subset of JSON that wharfd reads with its own parser, which can
- * leave members out; any other body goes to json-c whole. Returns 1 with
- * the filtered document in *root, 0 with the whole document (filter not
- * applied, element never called since the last call with index 0), or a
+ * leave members out. Any other body goes to json-c whole. Returns 1 with
+ * the filtered document in *root, or 0 with the whole document (filter
+ * not applied, and element may have been called for part of it), or a
  * negative code and error as ingest_json_parse(). */
 int ingest_json_parse_filtered(const char *body, size_t size, const ingest_json_filter *filter,
                                struct json_object **root, char *error, size_t error_size);

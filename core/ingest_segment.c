@@ -346,10 +346,10 @@ static int read_track(json_object *message, entity_change *change,
 }
 
 /* An upper bound of the length of value's compact JSON text as json-c
- * 0.16 writes it: a string byte takes at most 6 bytes (\u00xx), an
- * integer at most 20 characters, and a parsed number with a fraction is
+ * 0.16 writes it. A string byte takes at most 6 bytes (\u00xx) and an
+ * integer at most 20 characters. A parsed number with a fraction is
  * written as the text it was parsed from, which json-c keeps as the
- * object's user data (a double made in code takes at most 26). */
+ * object's user data, and a double made in code takes at most 26. */
 static size_t compact_length_bound(json_object *value)
 {
     size_t bound;
@@ -491,12 +491,12 @@ static bool message_text_acceptable(const char *text, size_t length)
     return length <= INGEST_SEGMENT_MESSAGE_MAX && ingest_utf8_valid(text, length, NULL);
 }
 
-/* Read one message and add its change to result. message may lack the
- * members that read_message() never reads, when text (its text in the
- * body) is given; a message whose text fails the checks is parsed again
- * from text, whole, so that the checks report as before. Returns 0 when
- * the message was kept, ignored or rejected (then recorded in result), or
- * -ENOMEM. */
+/* Read one message and add its change to result. When text (the
+ * message's text in the body) is given, message may lack the members that
+ * read_message() never reads. A message whose text fails the checks is
+ * then parsed again from text, whole, so that the checks report as before.
+ * Returns 0 when the message was kept, ignored or rejected (then recorded
+ * in result), or -ENOMEM. */
 static int add_message(json_object *message, size_t index, const message_context *context,
                        const char *text, size_t text_length, ingest_result *result)
 {
@@ -618,7 +618,7 @@ static void note_message_text(void *data, const char *member, size_t index, cons
     texts->count++;
 }
 
-/* Whether texts holds the text of each message of root's "batch" (or
+/* Whether texts contains the text of each message of root's "batch" (or
  * "batch" is no array, and reading it fails before any text is used). */
 static bool has_every_text(json_object *root, const batch_texts *texts)
 {

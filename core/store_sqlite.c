@@ -58,8 +58,9 @@ static const char *const cached_sql[SQL_CACHED_COUNT] = {
 /* Checkpoints run on a thread of their own, with their own connection. A
  * checkpoint copies the WAL into the database file and syncs both, which
  * SQLite otherwise does at the end of the commit that grew the WAL past
- * CHECKPOINT_PAGES, on the loop thread. A PASSIVE checkpoint never blocks
- * writers, so the loop thread never waits for this one. */
+ * CHECKPOINT_PAGES, on the loop thread. A PASSIVE checkpoint waits for no
+ * reader or writer, and commits go on appending to the WAL while it runs,
+ * so the loop thread does not wait for its copies and syncs. */
 typedef struct checkpointer {
     pthread_t thread;
     pthread_mutex_t lock;
@@ -136,13 +137,13 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  PRIMARY KEY (segment_id, entity_id)"
     ") WITHOUT ROWID;",
     /* 3: no indexes on claims. wharfd resolves identities in its memory and
-     * never looks a claim up here, while an index on a random key (an
-     * email, a domain, a client's user id) costs a page written per insert
-     * once it outgrows the page cache: ingest of new users fell from over
-     * 170,000 to 25,000 rows per second at a million users with one such
-     * index (SQLite 3.40, see docs/benchmarks.md). Dropping the UNIQUE
-     * constraint on external_id needs a new table; rowids are kept, so
-     * entities load in the same order. */
+     * never looks a claim up here. An index on a random key (an email, a
+     * domain, a client's user id) costs a page written per insert once it
+     * outgrows the page cache. With one such index, inserts of new users
+     * took about six times as long at a million users (bench_ingest_sqlite
+     * in docs/benchmarks.md). Dropping the UNIQUE constraint on external_id
+     * needs a new table, which keeps the rowids, so entities load in the
+     * same order. */
     "DROP INDEX users_email;"
     "DROP INDEX accounts_domain;"
     "CREATE TABLE users_v3 ("
@@ -582,7 +583,7 @@ static int on_wal_commit(void *argument, sqlite3 *db, const char *database, int 
 }
 
 /* Open the checkpoint connection and thread. On failure SQLite's automatic
- * checkpoints on the loop thread stay in place, so only the log says so. */
+ * checkpoints on the loop thread stay in place, and a warning is logged. */
 static void start_checkpoints(sqlite_store *s, const char *path)
 {
     checkpointer *c = &s->checkpoints;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -34,6 +35,10 @@
 /* Records in one transaction at most, so that a reader waiting for a
  * commit never waits for more than this many inserts. */
 #define MAX_TRANSACTION_RECORDS 32768
+/* A transaction stays open this long for more lines, unless a reader waits
+ * for it: a commit per change would cost more than the insert itself at a
+ * steady trickle of changes. A crash loses at most this much of the log. */
+#define COMMIT_DELAY_MS 50
 /* Each connection's page cache, in KiB (SQLite's negative cache_size). */
 #define CACHE_KIB 16384
 
@@ -91,6 +96,7 @@ typedef struct sqlite_sync_store {
     unsigned blocks; /* of BLOCK_SIZE, allocated */
     uint64_t appended;  /* tickets handed out */
     uint64_t completed; /* every ticket up to this one is committed or failed */
+    unsigned waiters;   /* threads in wait_for_writer() */
     int stopping;
     char write_error[512]; /* "" unless the writer failed since the last flush */
 } sqlite_sync_store;
@@ -269,8 +275,11 @@ static void wait_for_writer(sqlite_sync_store *s)
 {
     publish(s);
     pthread_mutex_lock(&s->lock);
+    s->waiters++;
+    pthread_cond_signal(&s->work);
     while (s->completed < s->appended)
         pthread_cond_wait(&s->progress, &s->lock);
+    s->waiters--;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -376,41 +385,88 @@ static void commit(sqlite_sync_store *s)
     sqlite3_exec(s->write_db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* The time COMMIT_DELAY_MS from now on CLOCK_MONOTONIC (the clock of the
+ * work condition). */
+static struct timespec commit_deadline(void)
+{
+    struct timespec at;
+
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    at.tv_nsec += COMMIT_DELAY_MS * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec += at.tv_nsec / 1000000000L;
+        at.tv_nsec %= 1000000000L;
+    }
+    return at;
+}
+
+static int is_past(const struct timespec *deadline)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Commit the open transaction and mark its entries completed. Called and
+ * returns with the lock held. */
+static void commit_locked(sqlite_sync_store *s, uint64_t last_ticket)
+{
+    pthread_mutex_unlock(&s->lock);
+    commit(s);
+    pthread_mutex_lock(&s->lock);
+    s->completed = last_ticket;
+    pthread_cond_broadcast(&s->progress);
+}
+
 static void *run_writer(void *argument)
 {
     sqlite_sync_store *s = argument;
     size_t in_transaction = 0;
     uint64_t last_ticket = 0;
+    struct timespec deadline = {0, 0};
 
     pthread_mutex_lock(&s->lock);
     for (;;) {
         block *list;
 
-        while (s->head == NULL && !s->stopping)
-            pthread_cond_wait(&s->work, &s->lock);
-        if (s->head == NULL)
-            break;
+        /* Wait for entries; with a transaction open, only until it is due
+         * or someone waits for it. */
+        while (s->head == NULL && !s->stopping) {
+            if (in_transaction == 0) {
+                pthread_cond_wait(&s->work, &s->lock);
+                continue;
+            }
+            if (s->waiters > 0 ||
+                pthread_cond_timedwait(&s->work, &s->lock, &deadline) == ETIMEDOUT)
+                break;
+        }
+        if (s->head == NULL) {
+            if (in_transaction > 0) {
+                commit_locked(s, last_ticket);
+                in_transaction = 0;
+                continue;
+            }
+            break; /* stopping, and everything is committed */
+        }
         list = s->head;
         last_ticket = s->tail->ticket;
         s->head = NULL;
         s->tail = NULL;
         pthread_mutex_unlock(&s->lock);
 
-        if (in_transaction == 0 &&
-            sqlite3_exec(s->write_db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-            note_write_error(s, "cannot begin writing log lines");
+        if (in_transaction == 0) {
+            if (sqlite3_exec(s->write_db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+                note_write_error(s, "cannot begin writing log lines");
+            deadline = commit_deadline();
+        }
         in_transaction += run_entries(s, list);
 
-        /* Commit when the queue ran empty or the transaction is large;
-         * otherwise take the next list into the same transaction. */
         pthread_mutex_lock(&s->lock);
-        if (s->head == NULL || in_transaction >= MAX_TRANSACTION_RECORDS) {
-            pthread_mutex_unlock(&s->lock);
-            commit(s);
+        if (in_transaction >= MAX_TRANSACTION_RECORDS || s->waiters > 0 || is_past(&deadline)) {
+            commit_locked(s, last_ticket);
             in_transaction = 0;
-            pthread_mutex_lock(&s->lock);
-            s->completed = last_ticket;
-            pthread_cond_broadcast(&s->progress);
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -626,6 +682,7 @@ static int open_connection(const char *path, sqlite3 **db, char **message)
 int sync_store_open_sqlite(const char *data_dir, sync_store **out, char *error, size_t error_size)
 {
     sqlite_sync_store *s = calloc(1, sizeof(*s));
+    pthread_condattr_t attributes;
     char path[4096];
     char *message = NULL;
     mode_t old_mask;
@@ -637,9 +694,12 @@ int sync_store_open_sqlite(const char *data_dir, sync_store **out, char *error, 
         return -ENOMEM;
     }
     s->base.ops = &sqlite_ops;
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->work, &attributes);
     pthread_cond_init(&s->progress, NULL);
+    pthread_condattr_destroy(&attributes);
     snprintf(path, sizeof(path), "%s/sync.db", data_dir);
 
     /* Log lines name users and their claims, so they get 0600 like the store. */

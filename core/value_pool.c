@@ -11,7 +11,7 @@
 #include "utf8_text.h"
 
 /*
- * A slot holds a pooled value's address and, while the pool uses tags, the
+ * A slot contains a pooled value's address and, while the pool uses tags, the
  * top 16 bits of the value's hash in bits 48 to 63 of the slot. Linux gives
  * user space addresses below 2^47 on x86-64 and below 2^48 on AArch64
  * unless a program asks mmap(2) for higher ones, so those bits are free. A

@@ -50,7 +50,7 @@ const pooled_value *value_pool_intern_string(value_pool *pool, const char *text,
 const pooled_value *value_pool_intern_json(value_pool *pool, const struct json_object *value);
 
 /* Start loading into the cache what interning a string with this
- * utf8_hash() reads: with stage 0 its slot, with stage 1 the value that
+ * utf8_hash() reads. Stage 0 loads its slot, and stage 1 the value that
  * the slot names, if its tag matches. A caller about to intern several
  * strings runs stage 0 for all of them, then stage 1, so that their cache
  * misses overlap instead of following one another. */
