@@ -59,6 +59,7 @@ typedef struct run_figures {
     double server_cpu_seconds;
     double loop_cpu_seconds;
     double client_cpu_seconds;
+    double machine_busy_seconds;
 } run_figures;
 
 typedef struct sqlite_memory {
@@ -156,6 +157,8 @@ static int run_throughput(const options *options, const bench_request_set *set, 
     double cpu_after = 0;
     double loop_before = 0;
     double loop_after = 0;
+    double machine_before = 0;
+    double machine_after = 0;
     char error[1024];
     char stop_error[1024];
     int rc;
@@ -166,8 +169,10 @@ static int run_throughput(const options *options, const bench_request_set *set, 
         return -1;
     }
     wharfd_cpu_seconds(&process, &cpu_before, &loop_before);
+    machine_busy_seconds(&machine_before);
     rc = load_run(process.port, set, options->connections, &report, error, sizeof(error));
     wharfd_cpu_seconds(&process, &cpu_after, &loop_after);
+    machine_busy_seconds(&machine_after);
     if (rc == 0 && report.failed > 0) {
         snprintf(error, sizeof(error), "%zu requests were not a full success; first: %s",
                  report.failed, report.failure);
@@ -192,18 +197,22 @@ static int run_throughput(const options *options, const bench_request_set *set, 
     figures->messages_per_second = (double)set->messages / report.seconds;
     figures->server_cpu_seconds = cpu_after - cpu_before;
     figures->loop_cpu_seconds = loop_after - loop_before;
+    figures->machine_busy_seconds = machine_after - machine_before;
     figures->client_cpu_seconds = report.client_cpu_seconds;
     latency_figures(&report, set->count, figures);
     load_report_free(&report);
 
     printf("run %d: %llu messages in %zu requests over %u connections: %.2f s, %.0f messages/s; "
            "request latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU: wharfd %.2f s "
-           "(%.2f cores; loop thread %.2f s = %.1f us per message), client %.2f s\n",
+           "(%.2f cores, %.1f us per message; loop thread %.1f us per message), client %.2f "
+           "s, whole machine busy %.2f cores\n",
            run, (unsigned long long)set->messages, set->count, options->connections,
            figures->seconds, figures->messages_per_second, figures->p50_ms, figures->p99_ms,
            figures->max_ms, figures->server_cpu_seconds,
-           figures->server_cpu_seconds / figures->seconds, figures->loop_cpu_seconds,
-           figures->loop_cpu_seconds * 1e6 / (double)set->messages, figures->client_cpu_seconds);
+           figures->server_cpu_seconds / figures->seconds,
+           figures->server_cpu_seconds * 1e6 / (double)set->messages,
+           figures->loop_cpu_seconds * 1e6 / (double)set->messages, figures->client_cpu_seconds,
+           figures->machine_busy_seconds / figures->seconds);
     fflush(stdout);
     return 0;
 }

@@ -204,6 +204,33 @@ int wharfd_cpu_seconds(const wharfd_process *process, double *seconds, double *l
     return read_cpu_seconds(path, loop_seconds);
 }
 
+int machine_busy_seconds(double *seconds)
+{
+    FILE *stat_file = fopen("/proc/stat", "r");
+    unsigned long long user = 0;
+    unsigned long long nice = 0;
+    unsigned long long system = 0;
+    unsigned long long idle = 0;
+    unsigned long long iowait = 0;
+    unsigned long long irq = 0;
+    unsigned long long softirq = 0;
+    unsigned long long steal = 0;
+    int fields;
+
+    if (stat_file == NULL)
+        return -1;
+    /* The first line sums all CPUs: "cpu user nice system idle iowait irq
+     * softirq steal ...", in clock ticks (proc(5)). */
+    fields = fscanf(stat_file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice,
+                    &system, &idle, &iowait, &irq, &softirq, &steal);
+    fclose(stat_file);
+    if (fields < 8)
+        return -1;
+    *seconds = (double)(user + nice + system + irq + softirq + steal) /
+               (double)sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
 int wharfd_read_memory(const wharfd_process *process, wharfd_memory *memory)
 {
     char path[64];

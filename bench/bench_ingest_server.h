@@ -40,6 +40,11 @@ int wharfd_cpu_seconds(const wharfd_process *process, double *seconds, double *l
 
 int wharfd_read_memory(const wharfd_process *process, wharfd_memory *memory);
 
+/* CPU time that the whole machine spent busy so far (user, nice, system,
+ * interrupts and steal, from /proc/stat), in seconds over all CPUs, so
+ * that a run can show how much of the machine other programs took. */
+int machine_busy_seconds(double *seconds);
+
 /* Send SIGTERM and wait up to 120 s for the exit (SIGKILL after that).
  * Returns 0 when wharfd exited with status 0, else -1 with a message. */
 int wharfd_stop(wharfd_process *process, char *error, size_t error_size);

@@ -10,10 +10,10 @@
  *    from the POST of the batch to its state "done"; the sink must have
  *    counted every member.
  * 2. Automatic sync. The batch connector is deleted and one whose
- *    whitelist is that segment takes its place. --rate identify calls per
- *    second for --seconds seconds change a trait of existing users; each
- *    carries its send time, and the sink records, per message, the time
- *    from the send to the moment its request body was complete.
+ *    whitelist is that segment takes its place. For --seconds seconds,
+ *    --rate identify calls per second change a trait of existing users.
+ *    Each call carries its send time, so the sink records, per message, the
+ *    time from the send to the moment its request body was complete.
  * 3. Ceiling. wharfd is stopped, and wrk posts the first body the sink
  *    received, over and over, for --wrk-seconds: the messages per second
  *    the sink itself can take.
@@ -53,7 +53,7 @@
 #define BATCH_WAIT_SECONDS 600
 #define DELIVERY_WAIT_SECONDS 60
 #define POLL_MS 10
-/* Every user of the generator has an email, so this segment holds all. */
+/* Every user of the generator has an email, so this segment contains all. */
 #define ALL_USERS_QUERY "{\"attribute\":\"email\",\"op\":\"exists\"}"
 
 typedef struct options {

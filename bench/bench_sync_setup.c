@@ -33,7 +33,7 @@ static void sleep_ms(long milliseconds)
 }
 
 /* Copy under a temporary name and rename, so that wharfd's plugin scan
- * never sees a half-written file. */
+ * never loads a half-written file. */
 static int copy_plugin(const char *from, const char *directory, char *error, size_t error_size)
 {
     char temporary[PATH_MAX];

@@ -1,8 +1,8 @@
 /*
- * The wharfd under test for bench_sync: started as a child process on
+ * The wharfd under test for bench_sync. It runs as a child process on
  * 127.0.0.1 with a port it picks itself, a fresh data directory, an empty
- * plugins directory and a write key; measured through /proc; stopped with
- * SIGTERM.
+ * plugins directory and a write key. Its CPU time is read from /proc, and
+ * SIGTERM stops it.
  */
 #ifndef WHARF_BENCH_SYNC_WHARFD_H
 #define WHARF_BENCH_SYNC_WHARFD_H

@@ -752,26 +752,32 @@ static void write_attribute(entity_set *set, uint32_t index, entity_update *upda
  * created, and take the changes that ingest prepared for it
  * (ingest_attributes_prepare_new_changes()): they are what
  * write_attribute() would record, every attribute going from unset to its
- * value. */
+ * value. The prepared changes share their values with *writes, so *writes
+ * is released here and set to NULL: the update then owns the values
+ * alone, and ingest may free the rest of the change on another thread
+ * (api_ingest.c). */
 static void apply_prepared(entity_set *set, uint32_t index, entity_update *update,
-                           json_object *writes, json_object *prepared)
+                           json_object **writes, json_object *prepared)
 {
-    attr_table_prefetch_values(set->attributes, writes);
-    json_object_object_foreach(writes, name, value)
+    attr_table_prefetch_values(set->attributes, *writes);
+    json_object_object_foreach(*writes, name, value)
         attr_table_set(set->attributes, index, name, value);
     json_object_put(update->attributes);
     update->attributes = json_object_get(prepared);
-    /* The update is its only owner now, so writes can be freed on
-     * another thread (api_ingest.c) while the update lives on. */
-    ingest_attributes_detach_new_changes(writes);
+    ingest_attributes_detach_new_changes(*writes);
+    json_object_put(*writes);
+    *writes = NULL;
 }
 
-/* Apply attribute writes to one entity, which this change made when
- * created is set. Returns 0, or -1 with error naming the attribute (writes
- * before it stay applied). */
+/* Apply the attribute writes of a change (*writes_in_change) to one
+ * entity, which this change made when created is set. The writes may be
+ * taken from the change (apply_prepared()). Returns 0, or -1 with error
+ * naming the attribute (writes before it stay applied). */
 static int apply_attributes(entity_set *set, uint32_t index, entity_update *update,
-                            json_object *writes, int created, char *error, size_t error_size)
+                            json_object **writes_in_change, int created, char *error,
+                            size_t error_size)
 {
+    json_object *writes = *writes_in_change;
     json_object *prepared;
 
     if (writes == NULL)
@@ -786,7 +792,7 @@ static int apply_attributes(entity_set *set, uint32_t index, entity_update *upda
     prepared = ingest_attributes_new_changes(writes);
     if (prepared != NULL && created && update != NULL &&
         (update->attributes == NULL || json_object_object_length(update->attributes) == 0)) {
-        apply_prepared(set, index, update, writes, prepared);
+        apply_prepared(set, index, update, writes_in_change, prepared);
         return 0;
     }
 
@@ -942,8 +948,8 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
         if (account == ATTR_NO_ENTITY && change->kind == CHANGE_ACCOUNT)
             return;
         if (account != ATTR_NO_ENTITY) {
-            json_object *writes = change->kind == CHANGE_ACCOUNT ? change->attributes
-                                                                 : change->account_attributes;
+            json_object **writes = change->kind == CHANGE_ACCOUNT ? &change->attributes
+                                                                  : &change->account_attributes;
             update = entities_update_of(e, STORE_ACCOUNTS, account);
             if (update != NULL && created)
                 update->is_new = 1;
@@ -965,7 +971,7 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
             update->is_new = 1;
         user_changed = created;
         if (change->kind == CHANGE_USER) {
-            if (apply_attributes(&e->users, user, update, change->attributes, created,
+            if (apply_attributes(&e->users, user, update, &change->attributes, created,
                                  result->error, sizeof(result->error)) != 0)
                 return;
             user_changed = 1;

@@ -441,21 +441,16 @@ int ingest_attributes_prepare_new_changes(json_object *writes)
 
     json_object_object_foreach(writes, name, value) {
         json_object *pair;
-        json_object *copy = NULL;
         const char *key;
 
         /* An unset attribute that stays unset is no change. */
         if (value == NULL)
             continue;
-        /* A copy, so that the changes share no object with writes and
-         * either can be freed on any thread. */
         /* Room for 3: json-c 0.16 grows an array when an element fills
          * it, and two slots would be grown at the second one. */
         pair = json_object_new_array_ext(3);
-        copy = ingest_attributes_copy_value(value);
-        if (pair == NULL || copy == NULL || json_object_array_add(pair, NULL) != 0 ||
-            json_object_array_add(pair, copy) != 0) {
-            json_object_put(copy);
+        if (pair == NULL || json_object_array_add(pair, NULL) != 0 ||
+            json_object_array_add(pair, json_object_get(value)) != 0) {
             json_object_put(pair);
             json_object_put(changes);
             return -ENOMEM;

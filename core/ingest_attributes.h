@@ -53,12 +53,13 @@ struct json_object *ingest_attributes_copy_value(const struct json_object *value
 
 /* Attach to writes (from one of the functions above) the changes that
  * applying them to a new entity records in its entity_update (entities.h):
- * {"name": [null, copy of value]} for each write that sets a value, in
- * order. Ingest calls it on a worker thread, so that the event loop takes
- * the prepared object for a new entity instead of building it. The object
- * shares nothing with writes. Nothing is attached when a write is an
- * operation or a nested object, or when writes is NULL. Returns 0 or
- * -ENOMEM. */
+ * {"name": [null, value]} for each write that sets a value, in order, with
+ * the value objects of writes. Ingest calls it on a worker thread, so that
+ * the event loop takes the prepared object for a new entity instead of
+ * building it. Whoever takes it shares the values with writes, so it must
+ * release writes on its own thread before writes can go to another.
+ * Nothing is attached when a write is an operation or a nested object, or
+ * when writes is NULL. Returns 0 or -ENOMEM. */
 int ingest_attributes_prepare_new_changes(struct json_object *writes);
 
 /* The object that ingest_attributes_prepare_new_changes() attached to

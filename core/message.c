@@ -272,7 +272,7 @@ void message_text_append_integer(message_text *text, int64_t value)
     char digits[24];
     char *end = digits + sizeof(digits);
     char *at = end;
-    /* The magnitude as unsigned, which also holds that of INT64_MIN. */
+    /* The magnitude as unsigned, where that of INT64_MIN fits too. */
     uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
 
     do {

@@ -1,9 +1,11 @@
 /*
  * The message a connector receives for one user or account (see
- * docs/api.md "Messages"): the entity, its account, its segments, and for
- * automatic sync the changes and new events; a manual batch's messages are
- * marked "is_export": true and carry neither. Also the JSON text of the
- * fields that log lines store (claims, data), written without json-c.
+ * docs/api.md "Messages"): the entity, its account and its segments, and
+ * for automatic sync the changes and new events. A manual batch's messages
+ * are marked "is_export": true and carry neither.
+ *
+ * Also a JSON text builder for the fields that log lines store (claims,
+ * data), which writes them without building json-c objects.
  */
 #ifndef WHARF_CORE_MESSAGE_H
 #define WHARF_CORE_MESSAGE_H

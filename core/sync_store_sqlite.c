@@ -4,11 +4,11 @@
  * Log lines are written at the rate messages are delivered, two per message
  * (start and outcome), which is more than the loop thread can afford to
  * insert itself. So writes go through a queue to a writer thread with its
- * own connection, which inserts them in large transactions and commits
- * whenever its queue runs empty. Reads use a second connection on the
- * caller's thread (WAL mode lets it read while the writer writes); a read
- * first waits until every write queued before it is committed, so it sees
- * them all, as it did when the loop thread wrote itself.
+ * own connection, which inserts them in large transactions. Reads use a
+ * second connection on the caller's thread, which WAL mode lets read while
+ * the writer writes. A read first waits until every write queued before it
+ * is committed, so its result contains them all, as it did when the loop
+ * thread wrote the lines itself.
  */
 #include "sync_store.h"
 
@@ -28,16 +28,19 @@
  * freed one line at a time: the writer thread freeing what the loop thread
  * allocated made the two wait on each other's malloc arena lock. */
 #define BLOCK_SIZE (256 * 1024)
-/* Blocks in use at most (16 MiB); log_append() waits for a free one beyond
- * this, so that a writer that falls behind slows the producer instead of
- * using memory without bound. */
+/* Blocks in use at most (16 MiB). Beyond this, log_append() waits for a
+ * free one, so a writer that falls behind slows the producer down instead
+ * of using memory without bound. */
 #define MAX_BLOCKS 64
-/* Records in one transaction at most, so that a reader waiting for a
- * commit never waits for more than this many inserts. */
+/* A transaction is committed once it has this many records (checked after
+ * each list of blocks), so a reader waiting for a commit waits for a
+ * bounded number of inserts. */
 #define MAX_TRANSACTION_RECORDS 32768
 /* A transaction stays open this long for more lines, unless a reader waits
- * for it: a commit per change would cost more than the insert itself at a
- * steady trickle of changes. A crash loses at most this much of the log. */
+ * for it, because a commit per change would cost more than the insert
+ * itself at a steady trickle of changes.
+ * NOTE: a crash loses the lines not committed yet: about this long's worth,
+ * plus those still queued when the writer is behind. */
 #define COMMIT_DELAY_MS 50
 /* Each connection's page cache, in KiB (SQLite's negative cache_size). */
 #define CACHE_KIB 16384
@@ -232,6 +235,20 @@ static block *take_block(sqlite_sync_store *s, size_t needed)
     return taken;
 }
 
+/* Give a block back: a standard one to the free list, any other to free(). */
+static void release_block(sqlite_sync_store *s, block *unused)
+{
+    if (unused->capacity != BLOCK_SIZE) {
+        free(unused);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    unused->next = s->free_blocks;
+    s->free_blocks = unused;
+    pthread_cond_broadcast(&s->progress);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Append a record to the open block. Returns 0 or -ENOMEM. */
 static int append_record(sqlite_sync_store *s, uint32_t type, int64_t at_ms,
                          const char *const texts[RECORD_TEXTS])
@@ -240,8 +257,14 @@ static int append_record(sqlite_sync_store *s, uint32_t type, int64_t at_ms,
     record_header *header;
     char *at;
 
-    if (s->open != NULL && s->open->capacity - s->open->used < size)
+    if (s->open != NULL && s->open->capacity - s->open->used < size) {
         publish(s);
+        /* An empty block stays open; one too small for this record goes. */
+        if (s->open != NULL) {
+            release_block(s, s->open);
+            s->open = NULL;
+        }
+    }
     if (s->open == NULL) {
         s->open = take_block(s, size);
         if (s->open == NULL)
@@ -364,15 +387,7 @@ static size_t run_entries(sqlite_sync_store *s, block *list)
             offset += header->size;
         }
         records += entry->records;
-        if (entry->capacity == BLOCK_SIZE) {
-            pthread_mutex_lock(&s->lock);
-            entry->next = s->free_blocks;
-            s->free_blocks = entry;
-            pthread_cond_broadcast(&s->progress);
-            pthread_mutex_unlock(&s->lock);
-        } else {
-            free(entry);
-        }
+        release_block(s, entry);
     }
     return records;
 }
@@ -487,9 +502,9 @@ static int log_append(sync_store *base, const log_line *line)
     return 0;
 }
 
-/* Hand the lines of this loop iteration to the writer, which commits as
- * soon as its queue runs empty; report a failure of the writer since the
- * last call. */
+/* Hand the lines of this loop iteration to the writer, which commits them
+ * about COMMIT_DELAY_MS later. Returns -EIO when the writer failed since
+ * the last call, with its error in base->error. */
 static int log_flush(sync_store *base)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
@@ -515,7 +530,9 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
 
     wait_for_writer(s);
 
-    /* Every filter is bound; a NULL parameter disables its condition. */
+    /* Every filter is bound; a NULL parameter disables its condition.
+     * NOTE: only connector_id and sequence are indexed, so a query by user,
+     * account or batch reads the connector's lines until it has limit. */
     snprintf(sql, sizeof(sql),
              "SELECT sequence, at_ms, connector_id, message, user_id, account_id, claims, "
              "batch_id, data FROM log_lines WHERE connector_id = ?1 "

@@ -64,6 +64,14 @@ static int encode_chunks(const webhook *hook, wharf_batch *batch, webhook_encode
         if (chunk->count > batch_size)
             chunk->count = batch_size;
 
+        /* Chunks of one batch have about the same size, so the first one's
+         * size spares the others the reallocations of growing from empty. */
+        if (i > 0) {
+            rc = wharf_buffer_reserve(&chunk->body, encoded->chunks[0].body.length +
+                                                        encoded->chunks[0].body.length / 8);
+            if (rc != 0)
+                return rc;
+        }
         rc = wharf_batch_append_json_array(host, batch, encoded->indexes + chunk->first,
                                            chunk->count, &chunk->body, &chunk->written);
         if (rc != 0)
