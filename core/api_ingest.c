@@ -71,11 +71,12 @@ static int apply(service *svc, ingest_result *parsed, entity_result **results_ou
 }
 
 /* One Segment request on its way through the thread pool. A worker
- * inflates and parses the body, because that is about half of the CPU
- * time of ingest and needs none of the loop's state. Authentication,
+ * inflates and parses the body, because that took two fifths of ingest's
+ * instructions and needs none of the loop's state. Authentication,
  * applying the changes and the response stay on the loop thread. */
 typedef struct segment_job {
     uv_work_t work;
+    struct segment_job *next_waiting; /* in parse_queue */
     service *svc;
     http_request *request;
     ingest_segment_endpoint endpoint;
@@ -229,6 +230,42 @@ out:
     segment_job_release(job);
 }
 
+/* Jobs waiting for a parse slot, oldest first, and the parses running
+ * (loop thread only). At most one parse runs per CPU, leaving one CPU for
+ * the loop thread: more parses only competed with the loop thread and
+ * with each other, and on 2 CPUs ingest lost 10 to 25% of its throughput
+ * with them (docs/benchmarks.md). */
+static struct {
+    segment_job *head;
+    segment_job *tail;
+    unsigned running;
+} parse_queue;
+
+static void segment_job_parsed(uv_work_t *work, int status);
+
+static void start_parses(void)
+{
+    unsigned cpus = uv_available_parallelism();
+    unsigned limit = cpus > 1 ? cpus - 1 : 1;
+
+    while (parse_queue.head != NULL && parse_queue.running < limit) {
+        segment_job *job = parse_queue.head;
+
+        parse_queue.head = job->next_waiting;
+        if (parse_queue.head == NULL)
+            parse_queue.tail = NULL;
+        if (uv_queue_work(job->svc->loop, &job->work, segment_job_parse, segment_job_parsed) ==
+            0) {
+            parse_queue.running++;
+            continue;
+        }
+        /* Only a failure to queue at all (never expected) makes the loop
+         * parse by itself. */
+        segment_job_parse(&job->work);
+        segment_job_finish(job);
+    }
+}
+
 static void segment_job_parsed(uv_work_t *work, int status)
 {
     segment_job *job = work->data;
@@ -236,6 +273,8 @@ static void segment_job_parsed(uv_work_t *work, int status)
     /* A job is never cancelled (nothing calls uv_cancel), so status is 0;
      * it was parsed either way. */
     (void)status;
+    parse_queue.running--;
+    start_parses();
     segment_job_finish(job);
 }
 
@@ -265,12 +304,12 @@ static void ingest_segment(service *svc, http_request *request, ingest_segment_e
     job->received_at_ms = now_ms();
     job->input = http_request_body(request, &job->input_size);
 
-    /* Without a free worker slot the queue just grows; only a failure to
-     * queue at all (never expected) makes the loop parse by itself. */
-    if (uv_queue_work(svc->loop, &job->work, segment_job_parse, segment_job_parsed) != 0) {
-        segment_job_parse(&job->work);
-        segment_job_finish(job);
-    }
+    if (parse_queue.tail != NULL)
+        parse_queue.tail->next_waiting = job;
+    else
+        parse_queue.head = job;
+    parse_queue.tail = job;
+    start_parses();
 }
 
 void api_ingest_identify(service *svc, http_request *request, const char *param)

@@ -690,8 +690,8 @@ static void text_append_double(json_text *out, double number)
     text_append(out, buffer, (size_t)length);
 }
 
-/* Append an integer in decimal, as "%" PRId64 writes it; snprintf() was a
- * tenth of the time spent saving an entity. */
+/* Append an integer in decimal, as "%" PRId64 writes it, because
+ * snprintf() took a third of the instructions of saving an entity. */
 static void text_append_integer(json_text *out, int64_t number)
 {
     char digits[24];

@@ -101,8 +101,8 @@ static void put_digits(char *at, int value, int count)
 }
 
 /* timestamp_format_ms() with the digits written by hand for times from
- * 1970 to 9999, the ones ingest writes twice per saved entity:
- * strftime() and snprintf() took as long as SQLite's insert. */
+ * 1970 to 9999, the ones ingest writes twice per saved entity, because
+ * strftime() and snprintf() showed in ingest profiles. */
 static void format_ms(int64_t ms, char text[TIMESTAMP_TEXT_SIZE])
 {
     time_t seconds = (time_t)(ms / 1000);

@@ -379,7 +379,7 @@ json_object *ingest_attributes_copy_value(const json_object *value)
     json_object *copy = NULL;
 
     /* Scalars by their constructors: json_object_deep_copy() is generic
-     * and took a fifth of preparing a new user's changes. */
+     * and costs more. */
     switch (json_object_get_type(source)) {
     case json_type_null:
         return NULL;

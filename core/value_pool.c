@@ -11,14 +11,15 @@
 #include "utf8_text.h"
 
 /*
- * A slot contains a pooled value's address and, while the pool uses tags, the
- * top 16 bits of the value's hash in bits 48 to 63 of the slot. Linux gives
- * user space addresses below 2^47 on x86-64 and below 2^48 on AArch64
- * unless a program asks mmap(2) for higher ones, so those bits are free. A
- * probe then compares the tag and reads the value only when the tag
- * matches: in a pool of millions of values, each value read is a cache
- * miss, and ingest spent a seventh of its time on them. A value at an
- * address that needs those bits turns tags off for the pool.
+ * A slot contains a pooled value's address and, while the pool uses tags,
+ * the top 16 bits of the value's hash in bits 48 to 63 of the slot. Linux
+ * gives user space addresses below 2^47 on x86-64 and below 2^48 on
+ * AArch64 unless a program requests higher ones from mmap(2), so those
+ * bits are free. A probe then compares the tag and reads the value only
+ * when the tag matches. In a pool of millions of values each value read is
+ * a cache miss, and they took a seventh of the loop thread's time during
+ * ingest. A value at an address that needs those bits turns tags off for
+ * the pool.
  */
 #if UINTPTR_MAX > UINT32_MAX
 #define TAG_SHIFT 48
