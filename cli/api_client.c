@@ -186,6 +186,18 @@ int api_client_request(api_client *client, const char *method, const char *path,
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_transfer_progress);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "wharfctl/" WHARFCTL_VERSION);
     headers = curl_slist_append(headers, "Accept: application/json");
+    if (client->token != NULL) {
+        size_t size = strlen("Authorization: Bearer ") + strlen(client->token) + 1;
+        char *line = malloc(size);
+
+        if (line == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        snprintf(line, size, "Authorization: Bearer %s", client->token);
+        headers = curl_slist_append(headers, line);
+        free(line);
+    }
     if (body != NULL) {
         const char *text = json_object_to_json_string_ext((json_object *)body,
                                                           JSON_C_TO_STRING_PLAIN);
@@ -264,6 +276,31 @@ void api_response_print_error(const api_response *response)
     wharfctl_error("HTTP %ld: %.*s", response->status, (int)length, response->text);
 }
 
+int api_client_token_valid(const char *token)
+{
+    if (token[0] == '\0')
+        return 0;
+    for (const unsigned char *c = (const unsigned char *)token; *c != '\0'; c++) {
+        if (*c <= ' ' || *c >= 0x7F)
+            return 0;
+    }
+    return 1;
+}
+
+void api_client_print_error(const api_client *client, const api_response *response)
+{
+    api_response_print_error(response);
+    if (response->status != 401)
+        return;
+    if (client->token == NULL)
+        wharfctl_error("this wharfd requires an admin token; set the WHARF_ADMIN_TOKEN "
+                       "environment variable, or pass --token TOKEN");
+    else
+        wharfctl_error("wharfd rejected the admin token from %s; check it against "
+                       "wharfd's admin_token_file",
+                       client->token_source);
+}
+
 int api_client_call(api_client *client, const char *method, const char *path,
                     const json_object *body, api_response *response)
 {
@@ -272,7 +309,7 @@ int api_client_call(api_client *client, const char *method, const char *path,
     if (rc != 0)
         return rc;
     if (response->status < 200 || response->status > 299) {
-        api_response_print_error(response);
+        api_client_print_error(client, response);
         api_response_cleanup(response);
         return -EPROTO;
     }

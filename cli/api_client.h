@@ -13,6 +13,8 @@ typedef struct api_client {
     char *base_url;   /* scheme, host and port without a trailing slash */
     long timeout_ms;  /* limit for one whole request, connection included */
     void *curl;       /* CURL *, created by the first request */
+    const char *token;        /* admin token sent as a bearer token, or NULL */
+    const char *token_source; /* "--token" or "WHARF_ADMIN_TOKEN", for messages */
 } api_client;
 
 /* The response from wharfd. body is the parsed JSON, or NULL when the response
@@ -50,9 +52,17 @@ int api_client_request(api_client *client, const char *method, const char *path,
 int api_client_call(api_client *client, const char *method, const char *path,
                     const json_object *body, api_response *response);
 
+/* Whether token can go into an Authorization header: not empty, and no
+ * space, control character or byte outside ASCII. */
+int api_client_token_valid(const char *token);
+
 /* Print "wharfctl: HTTP STATUS: MESSAGE" for an error response, taking MESSAGE
  * from the JSON {"error": ...} body, else from the raw body. */
 void api_response_print_error(const api_response *response);
+
+/* Like api_response_print_error, and for a 401 also print where wharfctl
+ * takes the admin token from. */
+void api_client_print_error(const api_client *client, const api_response *response);
 
 void api_response_cleanup(api_response *response);
 

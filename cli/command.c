@@ -7,7 +7,8 @@
 
 const command *const command_list[] = {
     &command_plugins, &command_connectors, &command_segments, &command_send,
-    &command_batches, &command_batch,      &command_logs,     NULL,
+    &command_batches, &command_batch,      &command_logs,     &command_dead_letters,
+    &command_resend,  NULL,
 };
 
 const command *command_find(const char *name)
@@ -21,7 +22,8 @@ const command *command_find(const char *name)
 
 void command_print_main_help(FILE *stream)
 {
-    fputs("Usage: wharfctl [--url URL] [--json] [--timeout SECONDS] COMMAND [ARGS]\n"
+    fputs("Usage: wharfctl [--url URL] [--token TOKEN] [--json] [--timeout SECONDS]\n"
+          "                COMMAND [ARGS]\n"
           "Operate a running wharfd over its HTTP API: list plugins, connectors and\n"
           "segments, send a segment or a user to a connector, and read the\n"
           "connector's log.\n"

@@ -33,5 +33,7 @@ extern const command command_send;
 extern const command command_batches;
 extern const command command_batch;
 extern const command command_logs;
+extern const command command_dead_letters;
+extern const command command_resend;
 
 #endif

@@ -104,7 +104,7 @@ static int create_batch(wharfctl *ctl, const char *connector_id, json_object *re
                        path, response.status);
         rc = WHARFCTL_EXIT_FAILURE;
     } else {
-        api_response_print_error(&response);
+        api_client_print_error(&ctl->client, &response);
         rc = WHARFCTL_EXIT_FAILURE;
     }
     api_response_cleanup(&response);

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
         .url_source = "the default URL",
     };
     const char *environment_url = getenv("WHARF_URL");
+    const char *environment_token = getenv("WHARF_ADMIN_TOKEN");
     const command *cmd;
     int command_index = 0;
     int rc;
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
     if (environment_url != NULL && environment_url[0] != '\0') {
         ctl.url = environment_url;
         ctl.url_source = "WHARF_URL";
+    }
+    if (environment_token != NULL && environment_token[0] != '\0') {
+        ctl.client.token = environment_token;
+        ctl.client.token_source = "WHARF_ADMIN_TOKEN";
     }
 
     rc = options_parse_global(&ctl, argc, argv, &command_index);

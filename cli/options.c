@@ -10,10 +10,10 @@
  * commands that poll (send, logs --follow), which have no overall limit. */
 #define TIMEOUT_MAX_SECONDS 86400.0
 
-enum global_option { GLOBAL_URL, GLOBAL_JSON, GLOBAL_TIMEOUT, GLOBAL_COUNT };
+enum global_option { GLOBAL_URL, GLOBAL_JSON, GLOBAL_TIMEOUT, GLOBAL_TOKEN, GLOBAL_COUNT };
 
-static const char *const global_names[GLOBAL_COUNT] = {"url", "json", "timeout"};
-static const int global_takes_value[GLOBAL_COUNT] = {1, 0, 1};
+static const char *const global_names[GLOBAL_COUNT] = {"url", "json", "timeout", "token"};
+static const int global_takes_value[GLOBAL_COUNT] = {1, 0, 1, 1};
 
 void options_print_global_help(FILE *stream)
 {
@@ -23,6 +23,9 @@ void options_print_global_help(FILE *stream)
           "  --json             print the API's JSON response instead of a table\n"
           "  --timeout SECONDS  time limit for each request to wharfd, in seconds;\n"
           "                     fractions allowed (default 30)\n"
+          "  --token TOKEN      admin token that wharfd requires (default: the\n"
+          "                     WHARF_ADMIN_TOKEN environment variable, which other\n"
+          "                     users cannot see, unlike the command line)\n"
           "  --help, -h         print the help and exit\n",
           stream);
 }
@@ -54,7 +57,8 @@ int options_usage_error(const command *cmd, const char *format, ...)
         fputs(cmd->usage, stderr);
         fprintf(stderr, "Run 'wharfctl %s --help' for the options.\n", cmd->name);
     } else {
-        fputs("Usage: wharfctl [--url URL] [--json] [--timeout SECONDS] COMMAND [ARGS]\n"
+        fputs("Usage: wharfctl [--url URL] [--token TOKEN] [--json] [--timeout SECONDS] "
+              "COMMAND [ARGS]\n"
               "Run 'wharfctl --help' for the commands.\n",
               stderr);
     }
@@ -102,6 +106,10 @@ static int apply_global(wharfctl *ctl, const command *cmd, enum global_option op
         /* curl takes milliseconds; a fraction below 1 ms still waits 1 ms. */
         ctl->client.timeout_ms = seconds * 1000.0 < 1.0 ? 1L : (long)(seconds * 1000.0);
         return 0;
+    case GLOBAL_TOKEN:
+        ctl->client.token = value;
+        ctl->client.token_source = "--token";
+        return 0;
     case GLOBAL_COUNT:
         break;
     }
@@ -114,6 +122,13 @@ static int apply_url(wharfctl *ctl, const command *cmd)
 {
     int rc = api_client_set_url(&ctl->client, ctl->url);
 
+    /* The token itself is never printed, only where it came from. */
+    if (ctl->client.token != NULL && !api_client_token_valid(ctl->client.token))
+        return options_usage_error(cmd,
+                                   "the admin token from %s is empty or contains a space, "
+                                   "a control character or a non-ASCII byte; copy it again "
+                                   "from wharfd's admin_token_file",
+                                   ctl->client.token_source);
     if (rc == -EINVAL)
         return options_usage_error(cmd, "%s must start with http:// or https://, got \"%s\"",
                                    ctl->url_source, ctl->url);

@@ -193,7 +193,7 @@ static int resolve_entity(wharfctl *ctl, const char *collection, const char *sin
         return copy_id(reference, id, size);
     }
     if (response.status != 404) {
-        api_response_print_error(&response);
+        api_client_print_error(&ctl->client, &response);
         api_response_cleanup(&response);
         return WHARFCTL_EXIT_FAILURE;
     }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin_token.h"
+#include "log.h"
 #include "service.h"
 
 typedef struct route {
@@ -36,6 +38,9 @@ static const route routes[] = {
     {"GET", "/api/v1/connectors/{id}/batches", api_batches_list},
     {"GET", "/api/v1/connectors/{id}/logs", api_logs_read},
     {"GET", "/api/v1/batches/{id}", api_batches_get},
+    {"GET", "/api/v1/connectors/{id}/dead-letters", api_dead_letters_list},
+    {"POST", "/api/v1/connectors/{id}/dead-letters/resend", api_dead_letters_resend},
+    {"GET", "/metrics", api_metrics},
     {"GET", "/api/v1/users", api_users_lookup},
     {"POST", "/api/v1/users", api_users_create},
     {"GET", "/api/v1/users/{id}", api_users_get},
@@ -83,6 +88,50 @@ static int match(const char *pattern, const char *path, char *param, size_t para
     return *pattern == '\0' && *path == '\0';
 }
 
+/* Every path under /api/ is admin API, including unknown ones, so that a
+ * client without a token cannot tell which endpoints exist. /metrics lists
+ * connector ids with their delivery counts, so it takes the admin token
+ * too; /healthz and the /v1/ ingest API do not. */
+static int is_admin_path(const char *path)
+{
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
+           strcmp(path, "/metrics") == 0;
+}
+
+/* Check the admin token of request. Returns 1 when it may go on, else
+ * responds 401 and returns 0. */
+static int authorize_admin_request(service *svc, http_request *request)
+{
+    admin_token_set *tokens = &svc->config.admin_tokens;
+    char message[512];
+    bool invalid_token = false;
+    unsigned rejections;
+
+    if (admin_token_check(tokens, http_request_header(request, "Authorization"),
+                          &invalid_token, message, sizeof(message)) == 0)
+        return 1;
+
+    /* The log names the client and the kind of failure, never what it sent. */
+    rejections = admin_token_count_rejection(tokens, uv_now(svc->loop));
+    if (rejections > 0)
+        log_warn("admin API request %s %s from %s rejected with 401: %s (%u rejection(s) "
+                 "since the previous such line)",
+                 http_request_method(request), http_request_path(request),
+                 http_request_peer(request),
+                 invalid_token ? "the admin token matches none configured"
+                               : "no admin token sent",
+                 rejections);
+
+    /* RFC 6750 section 3: a 401 names the scheme, and the error code when a
+     * token was sent but is wrong. */
+    http_request_add_response_header(request, "WWW-Authenticate",
+                                      invalid_token
+                                          ? "Bearer realm=\"wharf\", error=\"invalid_token\""
+                                          : "Bearer realm=\"wharf\"");
+    http_respond_error(request, 401, "%s", message);
+    return 0;
+}
+
 void api_handle(http_request *request, void *user_data)
 {
     service *svc = user_data;
@@ -91,6 +140,9 @@ void api_handle(http_request *request, void *user_data)
     char param[PARAM_MAX_LENGTH];
     char allowed[64] = "";
     int path_known = 0;
+
+    if (is_admin_path(path) && !authorize_admin_request(svc, request))
+        return;
 
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!match(routes[i].pattern, path, param, sizeof(param)))

@@ -48,5 +48,8 @@ void api_batches_create(struct service *service, http_request *request, const ch
 void api_batches_list(struct service *service, http_request *request, const char *param);
 void api_batches_get(struct service *service, http_request *request, const char *param);
 void api_logs_read(struct service *service, http_request *request, const char *param);
+void api_dead_letters_list(struct service *service, http_request *request, const char *param);
+void api_dead_letters_resend(struct service *service, http_request *request, const char *param);
+void api_metrics(struct service *service, http_request *request, const char *param);
 
 #endif

@@ -162,7 +162,7 @@ static void segment_job_cleared(uv_work_t *work, int status)
 /* Free the job once the response is sent. Freeing hundreds of parsed
  * messages took a fifth of the loop thread's time, so a worker does it,
  * unless the loop may still hold a reference into them. Entity updates
- * copy attribute values (entities.c), but keep the properties of events. */
+ * keep no attribute value of a change, but keep the properties of events. */
 static void segment_job_release(segment_job *job)
 {
     bool has_event = false;

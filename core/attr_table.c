@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "attr_value.h"
+#include "double_text.h"
 #include "name_table.h"
 #include "utf8_text.h"
 #include "value_pool.h"
@@ -372,9 +373,28 @@ static void erase_slot(attr_table *table, uint32_t index, uint32_t slot)
     }
 }
 
-/* Set the attribute name_id (interned) under the write lock. */
+/* Intern value, a JSON string whose utf8_hash() is hash, into stored. */
+static int intern_hashed_string(attr_table *table, const struct json_object *value,
+                                uint32_t hash, attr_value *stored)
+{
+    json_object *string = (json_object *)value;
+
+    stored->type = ATTR_TYPE_STRING;
+    stored->payload.pooled = value_pool_intern_string_hashed(
+        table->pool, json_object_get_string(string), (size_t)json_object_get_string_len(string),
+        hash);
+    if (stored->payload.pooled == NULL) {
+        stored->type = ATTR_TYPE_NONE;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Set the attribute name_id (interned) under the write lock. string_hash
+ * is the utf8_hash() of value when the caller has it (value is then a
+ * string), or NULL. */
 static int set_locked(attr_table *table, uint32_t index, uint32_t name_id,
-                      const struct json_object *value)
+                      const struct json_object *value, const uint32_t *string_hash)
 {
     attr_value stored;
     attr_value previous;
@@ -385,7 +405,10 @@ static int set_locked(attr_table *table, uint32_t index, uint32_t name_id,
 
     /* The new value is interned before the old one is released, so that
      * setting a value again never frees and re-creates it. */
-    result = value_pool_intern_json_value(table->pool, value, &stored);
+    if (string_hash != NULL)
+        result = intern_hashed_string(table, value, *string_hash, &stored);
+    else
+        result = value_pool_intern_json_value(table->pool, value, &stored);
     if (result != 0)
         return result;
 
@@ -426,7 +449,7 @@ int attr_table_set(attr_table *table, uint32_t index, const char *name,
             remember_name(table, name, name_id);
     }
     if (name_id != NAME_NONE)
-        result = set_locked(table, index, name_id, value);
+        result = set_locked(table, index, name_id, value, NULL);
     pthread_rwlock_unlock(&table->lock);
     return result;
 }
@@ -440,7 +463,7 @@ int attr_table_set_id(attr_table *table, uint32_t index, uint32_t name_id,
         return -EINVAL;
 
     pthread_rwlock_wrlock(&table->lock);
-    result = set_locked(table, index, name_id, value);
+    result = set_locked(table, index, name_id, value, NULL);
     pthread_rwlock_unlock(&table->lock);
     return result;
 }
@@ -504,7 +527,7 @@ int attr_table_find(const attr_table *table, uint32_t index, uint32_t name_id,
     return 1;
 }
 
-static json_object *value_to_json(const attr_value *value)
+json_object *attr_table_value_to_json(const attr_value *value)
 {
     const pooled_value *pooled = value->payload.pooled;
 
@@ -533,7 +556,48 @@ struct json_object *attr_table_get(const attr_table *table, uint32_t index, cons
 
     if (name_id == NAME_NONE || !attr_table_find(table, index, name_id, &value))
         return NULL;
-    return value_to_json(&value);
+    return attr_table_value_to_json(&value);
+}
+
+const char *attr_table_name(const attr_table *table, uint32_t name_id)
+{
+    return name_table_name(table->names, name_id);
+}
+
+void attr_table_each(const attr_table *table, uint32_t index,
+                     void (*fn)(void *user_data, uint32_t name_id, const attr_value *value),
+                     void *user_data)
+{
+    const attr_record *record;
+
+    if (!attr_table_exists(table, index))
+        return;
+    record = table->records[index];
+    for (uint32_t slot = 0; slot < record->count; slot++) {
+        attr_value value = {(attr_type)record_types(record)[slot],
+                            record_payloads(record)[slot]};
+
+        fn(user_data, record_names(record)[slot], &value);
+    }
+}
+
+/* Only the loop thread counts references, and readers on workers never
+ * read the count, so taking one needs no lock. Giving one back may free
+ * the value, which readers must not see: that takes the write lock. */
+void attr_table_retain_value(attr_table *table, const attr_value *value)
+{
+    (void)table;
+    value_pool_retain_value(value);
+}
+
+void attr_table_release_value(attr_table *table, const attr_value *value)
+{
+    if (value->type != ATTR_TYPE_STRING && value->type != ATTR_TYPE_ARRAY &&
+        value->type != ATTR_TYPE_OBJECT)
+        return;
+    pthread_rwlock_wrlock(&table->lock);
+    value_pool_release_value(table->pool, value);
+    pthread_rwlock_unlock(&table->lock);
 }
 
 struct json_object *attr_table_to_json(const attr_table *table, uint32_t index)
@@ -551,7 +615,7 @@ struct json_object *attr_table_to_json(const attr_table *table, uint32_t index)
     for (uint32_t slot = 0; slot < record->count; slot++) {
         attr_value value = {(attr_type)record_types(record)[slot],
                             record_payloads(record)[slot]};
-        json_object *member = value_to_json(&value);
+        json_object *member = attr_table_value_to_json(&value);
         const char *name = name_table_name(table->names, record_names(record)[slot]);
 
         if (member == NULL || json_object_object_add(object, name, member) != 0) {
@@ -657,37 +721,13 @@ static void text_append_string(json_text *out, const char *text, size_t length)
 }
 
 /* Append a double as json_object_new_double() serializes it in json-c
- * 0.16 without a custom format. That is "%.17g" with a decimal comma of the
- * locale turned into a point, and ".0" added to a number without a point
- * or an exponent, so that it still reads as a double. */
+ * 0.16 without a custom format (double_text.h). */
 static void text_append_double(json_text *out, double number)
 {
-    char buffer[64];
-    int length;
-    char *comma;
+    char buffer[DOUBLE_TEXT_SIZE];
+    size_t length = double_text_format(number, buffer);
 
-    if (isnan(number)) {
-        text_append(out, "NaN", 3);
-        return;
-    }
-    if (isinf(number)) {
-        if (number > 0)
-            text_append(out, "Infinity", 8);
-        else
-            text_append(out, "-Infinity", 9);
-        return;
-    }
-    length = snprintf(buffer, sizeof(buffer) - 2, "%.17g", number);
-    if (length < 0 || length >= (int)sizeof(buffer) - 2)
-        return;
-    comma = strchr(buffer, ',');
-    if (comma != NULL)
-        *comma = '.';
-    else if (strchr(buffer, '.') == NULL && strchr(buffer, 'e') == NULL) {
-        memcpy(buffer + length, ".0", 3);
-        length += 2;
-    }
-    text_append(out, buffer, (size_t)length);
+    text_append(out, buffer, length);
 }
 
 /* Append an integer in decimal, as "%" PRId64 writes it, because

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct json_object;
+struct attr_value;
 
 #define ATTR_NO_ENTITY UINT32_MAX
 
@@ -45,6 +46,13 @@ int attr_table_set(attr_table *table, uint32_t index, const char *name,
 int attr_table_set_id(attr_table *table, uint32_t index, uint32_t name_id,
                       const struct json_object *value);
 
+/* Set every member of writes (an object of attribute names to values; a
+ * null value unsets) on the entity, as attr_table_set() would one by one,
+ * under one write lock and with the cache misses of the string values
+ * overlapped. Returns 0, or -ENOMEM when a value could not be set (the
+ * others are set). */
+int attr_table_set_all(attr_table *table, uint32_t index, const struct json_object *writes);
+
 /* Start loading into the cache the pooled strings that setting the string
  * values of writes (an object of attribute names to values) looks up, so
  * that the cache misses of a whole entity overlap. Only a hint: it
@@ -55,6 +63,25 @@ void attr_table_prefetch_values(const attr_table *table, const struct json_objec
  * unset. A stored JSON null is returned as NULL too. */
 struct json_object *attr_table_get(const attr_table *table, uint32_t index,
                                    const char *name);
+
+/* The name of an interned name id, or NULL for an id never handed out. */
+const char *attr_table_name(const attr_table *table, uint32_t name_id);
+
+/* Call fn with the name id and value of each attribute of the entity, in
+ * name id order. fn must not write to the table. Loop thread only. */
+void attr_table_each(const attr_table *table, uint32_t index,
+                     void (*fn)(void *user_data, uint32_t name_id,
+                                const struct attr_value *value),
+                     void *user_data);
+
+/* Take one more reference on the pooled part of a value from
+ * attr_table_find(), so that it stays valid after the attribute changes.
+ * Loop thread only; give it back with attr_table_release_value(). */
+void attr_table_retain_value(attr_table *table, const struct attr_value *value);
+void attr_table_release_value(attr_table *table, const struct attr_value *value);
+
+/* A value as a new json-c object, as attr_table_get() returns it. */
+struct json_object *attr_table_value_to_json(const struct attr_value *value);
 
 /* All attributes of the entity as a new JSON object. */
 struct json_object *attr_table_to_json(const attr_table *table, uint32_t index);

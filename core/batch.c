@@ -1,6 +1,8 @@
 #include "batch.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,15 @@
 
 struct wharf_batch {
     connector_instance *instance;
-    json_object **messages;
+    /* A batch keeps its messages either as json-c objects (batch_create)
+     * or as JSON texts that the caller owns (batch_create_texts). A text
+     * batch parses a message into parsed[] the first time a caller needs
+     * its object, on whichever thread that caller runs. */
+    json_object **messages; /* NULL for a text batch */
+    const char **texts;     /* NULL for an object batch */
+    size_t *lengths;
+    _Atomic(json_object *) *parsed;
+    pthread_mutex_t parse_lock; /* serialises parsing in a text batch */
     size_t total;
     batch_result *results;
     /* Indices of the messages the plugin sees (those its filter kept);
@@ -30,31 +40,114 @@ struct wharf_batch {
     uv_work_t work;
 };
 
-wharf_batch *batch_create(connector_instance *instance, json_object *const *messages,
-                          size_t count)
+/* A batch of count messages without its messages: results, view and the
+ * instance reference. */
+static wharf_batch *batch_new(connector_instance *instance, size_t count)
 {
     wharf_batch *batch = calloc(1, sizeof(*batch));
 
     if (batch == NULL)
         return NULL;
-    batch->messages = calloc(count > 0 ? count : 1, sizeof(*batch->messages));
     batch->results = calloc(count > 0 ? count : 1, sizeof(*batch->results));
     batch->view = calloc(count > 0 ? count : 1, sizeof(*batch->view));
-    if (batch->messages == NULL || batch->results == NULL || batch->view == NULL) {
-        free(batch->messages);
+    if (batch->results == NULL || batch->view == NULL) {
         free(batch->results);
         free(batch->view);
         free(batch);
         return NULL;
     }
-    for (size_t i = 0; i < count; i++) {
-        batch->messages[i] = json_object_get(messages[i]);
+    for (size_t i = 0; i < count; i++)
         batch->results[i].retry_after_ms = -1;
-    }
     batch->total = count;
     batch->instance = instance;
     connector_instance_ref(instance);
     return batch;
+}
+
+wharf_batch *batch_create(connector_instance *instance, json_object *const *messages,
+                          size_t count)
+{
+    wharf_batch *batch = batch_new(instance, count);
+
+    if (batch == NULL)
+        return NULL;
+    batch->messages = calloc(count > 0 ? count : 1, sizeof(*batch->messages));
+    if (batch->messages == NULL) {
+        batch_free(batch);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++)
+        batch->messages[i] = json_object_get(messages[i]);
+    return batch;
+}
+
+wharf_batch *batch_create_texts(connector_instance *instance, char *const *texts,
+                                const size_t *lengths, size_t count)
+{
+    wharf_batch *batch = batch_new(instance, count);
+    size_t slots = count > 0 ? count : 1;
+
+    if (batch == NULL)
+        return NULL;
+    batch->texts = malloc(slots * sizeof(*batch->texts));
+    batch->lengths = malloc(slots * sizeof(*batch->lengths));
+    batch->parsed = malloc(slots * sizeof(*batch->parsed));
+    if (batch->texts == NULL || batch->lengths == NULL || batch->parsed == NULL ||
+        pthread_mutex_init(&batch->parse_lock, NULL) != 0) {
+        free(batch->texts);
+        batch->texts = NULL; /* so that batch_free() skips the mutex */
+        batch_free(batch);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++) {
+        batch->texts[i] = texts[i];
+        batch->lengths[i] = lengths[i];
+        atomic_init(&batch->parsed[i], NULL);
+    }
+    return batch;
+}
+
+/* Parse the text of message i on first use and return the object, or NULL
+ * when the text is not JSON. json-c reference counts are not atomic, so
+ * callers share the object read-only and batch_free() releases it. */
+static json_object *parsed_message(const wharf_batch *batch, size_t i)
+{
+    wharf_batch *mutable = (wharf_batch *)batch;
+    json_object *object = atomic_load_explicit(&batch->parsed[i], memory_order_acquire);
+    json_tokener *tokener;
+
+    if (object != NULL)
+        return object;
+
+    pthread_mutex_lock(&mutable->parse_lock);
+    object = atomic_load_explicit(&batch->parsed[i], memory_order_relaxed);
+    if (object == NULL) {
+        tokener = json_tokener_new();
+        if (tokener != NULL) {
+            object = json_tokener_parse_ex(tokener, batch->texts[i], (int)batch->lengths[i]);
+            enum json_tokener_error error = json_tokener_get_error(tokener);
+
+            if (error != json_tokener_success) {
+                log_error("connector %s: message %zu of a batch is not valid JSON (%s); "
+                          "the plugin cannot read it",
+                          batch->instance->id, i,
+                          error == json_tokener_continue ? "the text ends inside a value"
+                                                         : json_tokener_error_desc(error));
+                json_object_put(object);
+                object = NULL;
+            }
+            json_tokener_free(tokener);
+        }
+        atomic_store_explicit(&mutable->parsed[i], object, memory_order_release);
+    }
+    pthread_mutex_unlock(&mutable->parse_lock);
+    return object;
+}
+
+/* The object of message i, whichever way the batch keeps it. */
+static json_object *message_object(const wharf_batch *batch, size_t i)
+{
+    return batch->messages != NULL ? batch->messages[i] : parsed_message(batch, i);
 }
 
 static void set_result(batch_result *result, wharf_result_kind kind, int status_code,
@@ -143,7 +236,8 @@ void batch_run(wharf_batch *batch, batch_done_fn done, void *user_data)
         char reason[512] = "";
 
         if (descriptor->filter != NULL &&
-            descriptor->filter(instance->state, batch->messages[i], reason, sizeof(reason)) != 0) {
+            descriptor->filter(instance->state, message_object(batch, i), reason,
+                               sizeof(reason)) != 0) {
             reason[sizeof(reason) - 1] = '\0';
             set_result(&batch->results[i], WHARF_RESULT_SKIP, 0, -1,
                        reason[0] != '\0' ? reason : "skipped by the plugin's filter");
@@ -178,7 +272,7 @@ size_t batch_total(const wharf_batch *batch)
 
 json_object *batch_message_at(const wharf_batch *batch, size_t index)
 {
-    return index < batch->total ? batch->messages[index] : NULL;
+    return index < batch->total ? message_object(batch, index) : NULL;
 }
 
 const batch_result *batch_result_at(const wharf_batch *batch, size_t index)
@@ -213,10 +307,18 @@ void batch_free(wharf_batch *batch)
     if (batch->release_encoded != NULL)
         batch->release_encoded(batch->encoded);
     for (size_t i = 0; i < batch->total; i++) {
-        json_object_put(batch->messages[i]);
+        if (batch->messages != NULL)
+            json_object_put(batch->messages[i]);
+        if (batch->texts != NULL)
+            json_object_put(atomic_load_explicit(&batch->parsed[i], memory_order_acquire));
         free(batch->results[i].reason);
     }
+    if (batch->texts != NULL)
+        pthread_mutex_destroy(&batch->parse_lock);
     free(batch->messages);
+    free(batch->texts);
+    free(batch->lengths);
+    free(batch->parsed);
     free(batch->results);
     free(batch->view);
     connector_instance_unref(batch->instance);
@@ -230,7 +332,21 @@ size_t batch_host_count(const wharf_batch *batch)
 
 const json_object *batch_host_message(const wharf_batch *batch, size_t index)
 {
-    return index < batch->view_count ? batch->messages[batch->view[index]] : NULL;
+    return index < batch->view_count ? message_object(batch, batch->view[index]) : NULL;
+}
+
+const char *batch_host_message_text(const wharf_batch *batch, size_t index, size_t *length)
+{
+    size_t i;
+
+    if (length != NULL)
+        *length = 0;
+    if (index >= batch->view_count || batch->texts == NULL)
+        return NULL;
+    i = batch->view[index];
+    if (length != NULL)
+        *length = batch->lengths[i];
+    return batch->texts[i];
 }
 
 void batch_host_set_result(wharf_batch *batch, size_t index, wharf_result_kind kind,

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "admin_token.h"
+#include "http_server.h"
 #include "wharf/host.h"
 
 typedef struct config {
@@ -21,6 +23,14 @@ typedef struct config {
     char *write_key;   /* ingest credential, NULL when none; never logged */
     wharf_log_level log_level;
     unsigned log_retention_days; /* connector log lines older than this are purged */
+
+    /* Admin API credentials from --admin-token and admin_token; main.c adds
+     * those of admin_token_file. Never logged. */
+    admin_token_set admin_tokens;
+    char *admin_token_file; /* NULL when none was given */
+
+    http_server_limits http_limits;
+    unsigned shutdown_timeout_ms; /* how long SIGTERM waits for in-flight deliveries */
 } config;
 
 typedef enum config_outcome {
@@ -30,10 +40,23 @@ typedef enum config_outcome {
 } config_outcome;
 
 /* Fill config from defaults, then the config file (if --config names one),
- * then the flags. On CONFIG_ERROR, error holds a message naming the flag, or
- * the file, line and key, and how to fix it. */
+ * then the flags; then add the tokens of admin_token_file and check the
+ * listen address with config_check_listen_policy(). On CONFIG_ERROR, error
+ * holds a message naming the flag, or the file, line and key, and how to
+ * fix it. */
 config_outcome config_load(config *config, int argc, char **argv, char *error,
                            size_t error_size);
+
+/* Reject a listen address other than loopback when tokens is empty, since
+ * the admin API would then be open to the network. Returns 0, or -1 with a
+ * message that names the address and the fix. */
+int config_check_listen_policy(const char *host, int port, const admin_token_set *tokens,
+                               char *error, size_t error_size);
+
+/* Overwrite the values of --admin-token and --write-key in argv, so that
+ * ps and /proc/PID/cmdline no longer show them. Call after config_load().
+ * NOTE: other users can read the command line until this runs. */
+void config_scrub_secret_arguments(int argc, char **argv);
 
 /* Split "HOST:PORT" or "[V6]:PORT". Returns 0, or -1 when malformed. */
 int config_parse_listen(const char *text, char **host, int *port);

@@ -13,6 +13,7 @@
 #include "service.h"
 #include "settings.h"
 #include "store.h"
+#include "sync.h"
 
 #define DEFAULT_MAX_CONNECTIONS 4
 #define MAX_MAX_CONNECTIONS 64
@@ -27,7 +28,7 @@ struct connector_set {
  * are accepted and ignored, so a client can GET, edit and PUT back. */
 static const char *const writable_fields[] = {
     "plugin", "name", "settings", "synchronized_user_segments",
-    "synchronized_account_segments", "max_connections", NULL,
+    "synchronized_account_segments", "max_connections", "delivery", NULL,
 };
 static const char *const read_only_fields[] = {
     "id", "status", "error", "created_at", "updated_at", "secret_settings", NULL,
@@ -42,6 +43,7 @@ typedef struct connector_fields {
     json_object *user_segments;
     json_object *account_segments;
     unsigned max_connections;
+    delivery_settings delivery;
 } connector_fields;
 
 connector_set *connector_set_create(service *svc)
@@ -115,8 +117,8 @@ static int read_fields(json_object *body, connector_fields *fields, char *error,
         if (!in_list(key, writable_fields) && !in_list(key, read_only_fields)) {
             snprintf(error, error_size,
                      "unknown field \"%.64s\"; a connector has plugin, name, settings, "
-                     "synchronized_user_segments, synchronized_account_segments "
-                     "and max_connections",
+                     "synchronized_user_segments, synchronized_account_segments, "
+                     "max_connections and delivery",
                      key);
             return -1;
         }
@@ -169,6 +171,10 @@ static int read_fields(json_object *body, connector_fields *fields, char *error,
         }
         fields->max_connections = (unsigned)limit;
     }
+    value = NULL;
+    json_object_object_get_ex(body, "delivery", &value);
+    if (delivery_settings_parse(value, &fields->delivery, error, error_size) != 0)
+        return -1;
     return 0;
 }
 
@@ -229,6 +235,7 @@ static char *document_of(const connector *c)
     json_object_object_add(doc, "synchronized_account_segments",
                            json_object_get(c->account_segments));
     json_object_object_add(doc, "max_connections", json_object_new_int((int)c->max_connections));
+    json_object_object_add(doc, "delivery", delivery_settings_to_json(&c->delivery));
     json_object_object_add(doc, "created_at", json_object_new_string(c->created_at));
     json_object_object_add(doc, "updated_at", json_object_new_string(c->updated_at));
     text = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
@@ -350,6 +357,7 @@ int connector_create(connector_set *set, json_object *body, connector **created,
     c->user_segments = copy_or_empty_array(fields.user_segments);
     c->account_segments = copy_or_empty_array(fields.account_segments);
     c->max_connections = fields.max_connections;
+    c->delivery = fields.delivery;
     c->created_at = strdup(now);
     c->updated_at = strdup(now);
 
@@ -414,6 +422,7 @@ int connector_update(connector_set *set, connector *c, json_object *body, char *
     c->user_segments = copy_or_empty_array(fields.user_segments);
     c->account_segments = copy_or_empty_array(fields.account_segments);
     c->max_connections = fields.max_connections;
+    c->delivery = fields.delivery;
     timestamp_now(now);
     free(c->updated_at);
     c->updated_at = strdup(now);
@@ -422,6 +431,9 @@ int connector_update(connector_set *set, connector *c, json_object *body, char *
     if (rc != 0)
         return rc;
     log_info("connector %s updated", c->id);
+    /* New settings (a fixed credential, say) may unblock its queue. */
+    if (set->service->sync != NULL)
+        sync_connector_started(set->service->sync, c->id);
     return 0;
 }
 
@@ -480,6 +492,7 @@ json_object *connector_to_json(connector_set *set, const connector *c)
     json_object_object_add(object, "synchronized_account_segments",
                            json_object_get(c->account_segments));
     json_object_object_add(object, "max_connections", json_object_new_int((int)c->max_connections));
+    json_object_object_add(object, "delivery", delivery_settings_to_json(&c->delivery));
     json_object_object_add(object, "status", json_object_new_string(status_name(c->status)));
     json_object_object_add(object, "error",
                            c->error != NULL ? json_object_new_string(c->error) : NULL);
@@ -501,6 +514,8 @@ static void activate(connector_set *set, connector *c, const plugin *p)
         log_error("connector %s (%s) cannot start: %s", c->id, c->plugin_name, error);
     } else {
         log_info("connector %s (%s) started", c->id, c->plugin_name);
+        if (set->service->sync != NULL)
+            sync_connector_started(set->service->sync, c->id);
     }
     json_object_put(stored);
 }
@@ -535,6 +550,7 @@ static int restore_one(const char *id, const char *document, void *user_data)
     c->user_segments = copy_or_empty_array(fields.user_segments);
     c->account_segments = copy_or_empty_array(fields.account_segments);
     c->max_connections = fields.max_connections;
+    c->delivery = fields.delivery;
     c->created_at = strdup(json_object_object_get_ex(doc, "created_at", &value)
                                ? json_object_get_string(value) : "");
     c->updated_at = strdup(json_object_object_get_ex(doc, "updated_at", &value)

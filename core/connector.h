@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "connector_instance.h"
+#include "delivery_settings.h"
 
 struct json_object;
 struct plugin;
@@ -28,6 +29,7 @@ typedef struct connector {
     struct json_object *user_segments;    /* synchronized_user_segments */
     struct json_object *account_segments; /* synchronized_account_segments */
     unsigned max_connections;
+    delivery_settings delivery;
     char *created_at;
     char *updated_at;
     connector_status status;

@@ -424,6 +424,8 @@ static char *normalise_domain(const char *domain)
     return copy;
 }
 
+static void expand_all_new(attr_table *table, uint32_t index, entity_update *update);
+
 /* Move attributes, claims, events and the account link of from onto into;
  * attributes already set on into win. Then delete from. */
 static void merge_entities(entities *e, entity_set *set, uint32_t from, uint32_t into)
@@ -433,6 +435,11 @@ static void merge_entities(entities *e, entity_set *set, uint32_t from, uint32_t
     json_object *attributes = attr_table_to_json(set->attributes, from);
     char now[TIMESTAMP_TEXT_SIZE];
 
+    /* The attributes taken from the other entity are not changes of the
+     * update, so an update that records them only as "all new" lists
+     * them now, before they mix. */
+    if (target->pending != 0)
+        expand_all_new(set->attributes, into, &e->updates[target->pending - 1]);
     json_object_object_foreach(attributes, name, value) {
         json_object *existing = attr_table_get(set->attributes, into, name);
         if (existing == NULL)
@@ -567,9 +574,13 @@ static uint32_t resolve(entities *e, entity_set *set, const entity_claims *claim
     return target;
 }
 
-static void update_clear(entity_update *update)
+static void update_clear(entities *e, entity_update *update)
 {
-    json_object_put(update->attributes);
+    attr_table *table = entities_set(e, update->kind)->attributes;
+
+    for (uint32_t i = 0; i < update->attribute_change_count; i++)
+        attr_table_release_value(table, &update->attribute_changes[i].old);
+    free(update->attribute_changes);
     json_object_put(update->segments_entered);
     json_object_put(update->segments_left);
     json_object_put(update->events);
@@ -596,13 +607,45 @@ entity_update *entities_update_of(entities *e, store_entity_kind kind, uint32_t 
     memset(update, 0, sizeof(*update));
     update->kind = kind;
     update->index = index;
-    /* update->attributes is made on the first attribute change, or at
-     * delivery: most new entities take the one ingest prepared. */
-    update->segments_entered = json_object_new_array();
-    update->segments_left = json_object_new_array();
-    update->events = json_object_new_array();
+    /* The arrays are made on first use, or shared at delivery: most
+     * updates enter no segment and add no event. */
     record->pending = (uint32_t)e->update_count;
     return update;
+}
+
+/* Add a string to *array, making the array on first use. */
+static void array_add_string(json_object **array, const char *text)
+{
+    if (*array == NULL)
+        *array = json_object_new_array_ext(2);
+    if (*array != NULL)
+        json_object_array_add(*array, json_object_new_string(text));
+}
+
+void entities_update_add_segment(entity_update *update, int entered, const char *segment_id)
+{
+    array_add_string(entered ? &update->segments_entered : &update->segments_left, segment_id);
+}
+
+/* Point each array that an update never made at one shared empty array,
+ * because the hook reads them all. */
+static void fill_empty_arrays(entity_update *updates, size_t count)
+{
+    json_object *empty = NULL;
+
+    for (size_t i = 0; i < count; i++) {
+        json_object **arrays[] = {&updates[i].segments_entered, &updates[i].segments_left,
+                                  &updates[i].events};
+
+        for (size_t j = 0; j < sizeof(arrays) / sizeof(arrays[0]); j++) {
+            if (*arrays[j] != NULL)
+                continue;
+            if (empty == NULL)
+                empty = json_object_new_array_ext(1);
+            *arrays[j] = json_object_get(empty);
+        }
+    }
+    json_object_put(empty);
 }
 
 void entities_set_update_hook(entities *e, entities_update_fn fn, void *user_data)
@@ -611,23 +654,95 @@ void entities_set_update_hook(entities *e, entities_update_fn fn, void *user_dat
     e->on_update_data = user_data;
 }
 
+void entities_set_prepare_hook(entities *e, entities_update_fn fn, void *user_data)
+{
+    e->on_prepare = fn;
+    e->on_prepare_data = user_data;
+}
+
+void entities_prepare_updates(entities *e)
+{
+    if (e->on_prepare == NULL || e->update_count == 0)
+        return;
+    fill_empty_arrays(e->updates, e->update_count);
+    e->on_prepare(e->on_prepare_data, e->updates, e->update_count);
+}
+
 void entities_deliver_updates(entities *e, int committed)
 {
     if (committed && e->on_update != NULL && e->update_count > 0) {
-        /* The hook reads an object, empty when no attribute changed. */
-        for (size_t i = 0; i < e->update_count; i++) {
-            if (e->updates[i].attributes == NULL)
-                e->updates[i].attributes = json_object_new_object();
-        }
+        fill_empty_arrays(e->updates, e->update_count);
         e->on_update(e->on_update_data, e->updates, e->update_count);
     }
     for (size_t i = 0; i < e->update_count; i++) {
         entity_set *set = entities_set(e, e->updates[i].kind);
         if (e->updates[i].index != ATTR_NO_ENTITY && e->updates[i].index < set->capacity)
             entity_at(set, e->updates[i].index)->pending = 0;
-        update_clear(&e->updates[i]);
+        update_clear(e, &e->updates[i]);
     }
     e->update_count = 0;
+}
+
+/* Adds name: [old, new] to changes, with name as a key kept for the life
+ * of the process where possible, so that json-c need not copy it. */
+static void add_pair(json_object *changes, const char *name, json_object *old_value,
+                     json_object *new_value)
+{
+    const char *key = ingest_attributes_name_key(name);
+    /* Room for 3: json-c 0.16 grows an array when an element fills it,
+     * and two slots would be grown at the second one. */
+    json_object *pair = json_object_new_array_ext(3);
+
+    if (pair == NULL || json_object_array_add(pair, old_value) != 0) {
+        json_object_put(old_value);
+        json_object_put(new_value);
+        json_object_put(pair);
+        return;
+    }
+    if (json_object_array_add(pair, new_value) != 0) {
+        json_object_put(new_value);
+        json_object_put(pair);
+        return;
+    }
+    if (json_object_object_add_ex(changes, key != NULL ? key : name, pair,
+                                  key != NULL ? JSON_C_OBJECT_ADD_KEY_IS_NEW |
+                                                    JSON_C_OBJECT_KEY_IS_CONSTANT
+                                              : JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0)
+        json_object_put(pair);
+}
+
+static void add_new_pair(void *user_data, uint32_t name_id, const attr_value *value)
+{
+    void **context = user_data;
+    const attr_table *table = context[1];
+
+    add_pair(context[0], attr_table_name(table, name_id), NULL, attr_table_value_to_json(value));
+}
+
+json_object *entities_update_attributes(entities *e, const entity_update *update)
+{
+    const attr_table *table = entities_set(e, update->kind)->attributes;
+    json_object *changes = json_object_new_object();
+
+    if (changes == NULL || update->index == ATTR_NO_ENTITY)
+        return changes;
+    if (update->attributes_all_new) {
+        void *context[2] = {changes, (void *)table};
+
+        attr_table_each(table, update->index, add_new_pair, context);
+        return changes;
+    }
+    for (uint32_t i = 0; i < update->attribute_change_count; i++) {
+        const entity_attribute_change *change = &update->attribute_changes[i];
+        attr_value current;
+        json_object *new_value = NULL;
+
+        if (attr_table_find(table, update->index, change->name_id, &current))
+            new_value = attr_table_value_to_json(&current);
+        add_pair(changes, attr_table_name(table, change->name_id),
+                 attr_table_value_to_json(&change->old), new_value);
+    }
+    return changes;
 }
 
 static int is_operation(json_object *value)
@@ -674,112 +789,161 @@ static int stored_value_equals(const attr_value *stored, json_object *value)
     }
 }
 
-/* Updates hold copies of the values they record, never the change's own
- * objects, so that ingest can free its changes on another thread while the
- * update lives on the loop thread. Out of memory, a change reads as an
- * unset. */
-static json_object *copy_for_update(json_object *value)
+/* Whether the stored value (type ATTR_TYPE_NONE when unset) equals value
+ * (NULL for JSON null) as json_object_equal() finds it on the stored
+ * value's JSON form. */
+static int value_equals(const attr_value *stored, json_object *value)
 {
-    return ingest_attributes_copy_value(value);
+    json_object *old;
+    int equal;
+
+    if (stored->type == ATTR_TYPE_NONE)
+        return value == NULL;
+    if (value == NULL)
+        return 0;
+    equal = stored_value_equals(stored, value);
+    if (equal >= 0)
+        return equal;
+    old = attr_table_value_to_json(stored);
+    equal = json_object_equal(old, value);
+    json_object_put(old);
+    return equal;
+}
+
+static entity_attribute_change *find_change(entity_update *update, uint32_t name_id)
+{
+    for (uint32_t i = 0; i < update->attribute_change_count; i++) {
+        if (update->attribute_changes[i].name_id == name_id)
+            return &update->attribute_changes[i];
+    }
+    return NULL;
+}
+
+/* Record that name_id changed from old, taking a reference on a pooled
+ * old value. Out of memory, the change goes unrecorded. */
+static void add_change(attr_table *table, entity_update *update, uint32_t name_id,
+                       const attr_value *old)
+{
+    entity_attribute_change *change;
+
+    if (update->attribute_change_count == update->attribute_change_capacity) {
+        uint32_t capacity =
+            update->attribute_change_capacity == 0 ? 8 : update->attribute_change_capacity * 2;
+        entity_attribute_change *grown =
+            realloc(update->attribute_changes, capacity * sizeof(*grown));
+
+        if (grown == NULL)
+            return;
+        update->attribute_changes = grown;
+        update->attribute_change_capacity = capacity;
+    }
+    change = &update->attribute_changes[update->attribute_change_count++];
+    change->name_id = name_id;
+    change->old = *old;
+    attr_table_retain_value(table, old);
+}
+
+/* Forget a recorded change, keeping the order of the others, because the
+ * changes object lists attributes in the order they first changed. */
+static void remove_change(attr_table *table, entity_update *update,
+                          entity_attribute_change *change)
+{
+    size_t after = (size_t)(update->attribute_changes + update->attribute_change_count -
+                            (change + 1));
+
+    attr_table_release_value(table, &change->old);
+    memmove(change, change + 1, after * sizeof(*change));
+    update->attribute_change_count--;
+}
+
+static void record_new_attribute(void *user_data, uint32_t name_id, const attr_value *value)
+{
+    void **context = user_data;
+    const attr_value unset = {ATTR_TYPE_NONE, {0}};
+
+    (void)value;
+    add_change(context[0], context[1], name_id, &unset);
+}
+
+/* Turn an update's "all attributes are new" mark into one recorded change
+ * per attribute, so that the entity's attributes can change again. */
+static void expand_all_new(attr_table *table, uint32_t index, entity_update *update)
+{
+    void *context[2] = {table, update};
+
+    if (!update->attributes_all_new)
+        return;
+    update->attributes_all_new = 0;
+    attr_table_each(table, index, record_new_attribute, context);
 }
 
 /* Set one attribute (value NULL unsets) and note the change in update:
  * name goes from old to new, and an attribute that ends where it started
- * in this transaction is dropped. The old value is made as JSON only when
- * it goes into the update. */
+ * in this transaction is dropped. Only the name and the old value are
+ * kept; the new value is the one the table holds. */
 static void write_attribute(entity_set *set, uint32_t index, entity_update *update,
                             const char *name, json_object *value)
 {
-    json_object *old = NULL;
-    json_object *pair;
+    const attr_value unset = {ATTR_TYPE_NONE, {0}};
+    entity_attribute_change *change;
     attr_value stored;
     uint32_t name_id;
-    int had_value;
-    int equal;
-
-    if (update == NULL) {
-        attr_table_set(set->attributes, index, name, value);
-        return;
-    }
-
-    /* A later write in the same transaction keeps the first old value. */
-    if (update->attributes != NULL && json_object_object_get_ex(update->attributes, name, &pair)) {
-        attr_table_set(set->attributes, index, name, value);
-        json_object_array_put_idx(pair, 1, copy_for_update(value));
-        if (json_object_equal(json_object_array_get_idx(pair, 0), value))
-            json_object_object_del(update->attributes, name);
-        return;
-    }
 
     name_id = attr_table_intern_name(set->attributes, name);
-    had_value = name_id != NAME_NONE &&
-                attr_table_find(set->attributes, index, name_id, &stored);
-    if (!had_value)
-        equal = value == NULL;
-    else if (value == NULL)
-        equal = 0;
-    else
-        equal = stored_value_equals(&stored, value);
-    if (had_value && equal != 1) {
-        old = attr_table_get(set->attributes, index, name);
-        if (equal < 0)
-            equal = json_object_equal(old, value);
+    if (update == NULL || name_id == NAME_NONE) {
+        attr_table_set(set->attributes, index, name, value);
+        return;
     }
+    expand_all_new(set->attributes, index, update);
 
-    if (name_id != NAME_NONE)
+    /* A later write in the same transaction keeps the first old value. */
+    change = find_change(update, name_id);
+    if (change != NULL) {
         attr_table_set_id(set->attributes, index, name_id, value);
-    else
-        attr_table_set(set->attributes, index, name, value);
-    if (!equal && update->attributes == NULL)
-        update->attributes = json_object_new_object();
-    if (!equal && update->attributes != NULL) {
-        /* Room for 3: json-c 0.16 grows an array when an element fills
-         * it, and two slots would be grown at the second one. */
-        pair = json_object_new_array_ext(3);
-        if (pair != NULL) {
-            json_object_array_add(pair, json_object_get(old));
-            json_object_array_add(pair, copy_for_update(value));
-            /* The look-up above found no member of that name. */
-            if (json_object_object_add_ex(update->attributes, name, pair,
-                                          JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0)
-                json_object_put(pair);
-        }
+        if (value_equals(&change->old, value))
+            remove_change(set->attributes, update, change);
+        return;
     }
-    json_object_put(old);
+
+    if (!attr_table_find(set->attributes, index, name_id, &stored))
+        stored = unset;
+    /* The record takes its reference on the old value before the table
+     * drops its own. */
+    if (!value_equals(&stored, value))
+        add_change(set->attributes, update, name_id, &stored);
+    attr_table_set_id(set->attributes, index, name_id, value);
 }
 
-/* Set plain values (no operations) on an entity that the change just
- * created, and take the changes that ingest prepared for it
- * (ingest_attributes_prepare_new_changes()): they are what
- * write_attribute() would record, every attribute going from unset to its
- * value. The prepared changes share their values with *writes, so *writes
- * is released here and set to NULL: the update then owns the values
- * alone, and ingest may free the rest of the change on another thread
- * (api_ingest.c). */
-static void apply_prepared(entity_set *set, uint32_t index, entity_update *update,
-                           json_object **writes, json_object *prepared)
+/* Whether every write of writes is a plain value or null (no operation
+ * and no nested object, which traits wrap in a set operation). */
+static int only_plain_writes(json_object *writes)
 {
-    attr_table_prefetch_values(set->attributes, *writes);
-    json_object_object_foreach(*writes, name, value)
+    json_object_object_foreach(writes, name, value) {
+        (void)name;
+        if (json_object_is_type(value, json_type_object))
+            return 0;
+    }
+    return 1;
+}
+
+/* Set plain values on an entity that the change just created. Every
+ * attribute goes from unset to its value, so the update records that
+ * once instead of per attribute. */
+static void apply_to_new(entity_set *set, uint32_t index, entity_update *update,
+                         json_object *writes)
+{
+    attr_table_prefetch_values(set->attributes, writes);
+    json_object_object_foreach(writes, name, value)
         attr_table_set(set->attributes, index, name, value);
-    json_object_put(update->attributes);
-    update->attributes = json_object_get(prepared);
-    ingest_attributes_detach_new_changes(*writes);
-    json_object_put(*writes);
-    *writes = NULL;
+    update->attributes_all_new = 1;
 }
 
-/* Apply the attribute writes of a change (*writes_in_change) to one
- * entity, which this change made when created is set. The writes may be
- * taken from the change (apply_prepared()). Returns 0, or -1 with error
- * naming the attribute (writes before it stay applied). */
+/* Apply the attribute writes of a change to one entity, which this change
+ * made when created is set. Returns 0, or -1 with error naming the
+ * attribute (writes before it stay applied). */
 static int apply_attributes(entity_set *set, uint32_t index, entity_update *update,
-                            json_object **writes_in_change, int created, char *error,
-                            size_t error_size)
+                            json_object *writes, int created, char *error, size_t error_size)
 {
-    json_object *writes = *writes_in_change;
-    json_object *prepared;
-
     if (writes == NULL)
         return 0;
     /* A new entity takes its attributes in one allocation. */
@@ -789,10 +953,9 @@ static int apply_attributes(entity_set *set, uint32_t index, entity_update *upda
     /* An entity made by this change has no attribute and no recorded
      * change yet: resolve() makes one only when no claim found another
      * entity, so nothing was merged into it. */
-    prepared = ingest_attributes_new_changes(writes);
-    if (prepared != NULL && created && update != NULL &&
-        (update->attributes == NULL || json_object_object_length(update->attributes) == 0)) {
-        apply_prepared(set, index, update, writes_in_change, prepared);
+    if (created && update != NULL && update->attribute_change_count == 0 &&
+        !update->attributes_all_new && only_plain_writes(writes)) {
+        apply_to_new(set, index, update, writes);
         return 0;
     }
 
@@ -948,8 +1111,8 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
         if (account == ATTR_NO_ENTITY && change->kind == CHANGE_ACCOUNT)
             return;
         if (account != ATTR_NO_ENTITY) {
-            json_object **writes = change->kind == CHANGE_ACCOUNT ? &change->attributes
-                                                                  : &change->account_attributes;
+            json_object *writes = change->kind == CHANGE_ACCOUNT ? change->attributes
+                                                                 : change->account_attributes;
             update = entities_update_of(e, STORE_ACCOUNTS, account);
             if (update != NULL && created)
                 update->is_new = 1;
@@ -971,7 +1134,7 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
             update->is_new = 1;
         user_changed = created;
         if (change->kind == CHANGE_USER) {
-            if (apply_attributes(&e->users, user, update, &change->attributes, created,
+            if (apply_attributes(&e->users, user, update, change->attributes, created,
                                  result->error, sizeof(result->error)) != 0)
                 return;
             user_changed = 1;
@@ -1004,7 +1167,10 @@ static void apply_one(entities *e, entity_change *change, entity_result *result)
             e->service->store->ops->event_insert(e->service->store, &row);
             if (update != NULL) {
                 update->events_added++;
-                json_object_array_add(update->events, event_json(change));
+                if (update->events == NULL)
+                    update->events = json_object_new_array_ext(4);
+                if (update->events != NULL)
+                    json_object_array_add(update->events, event_json(change));
             }
             user_changed = 1;
         }
@@ -1034,6 +1200,7 @@ int entities_apply(entities *e, entity_change *changes, size_t count, entity_res
     for (size_t i = 0; i < count; i++)
         apply_one(e, &changes[i], &results[i]);
 
+    entities_prepare_updates(e);
     rc = s->ops->commit(s);
     entities_deliver_updates(e, rc == 0);
     if (rc != 0) {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "attr_table.h"
+#include "attr_value.h"
 #include "entity_change.h"
 #include "event_index.h"
 #include "store.h"
@@ -65,17 +66,36 @@ static inline entity_record *entity_at(const entity_set *set, uint32_t index)
     return &set->pages[index >> ENTITY_PAGE_BITS][index & (ENTITY_PAGE_SIZE - 1)];
 }
 
+/* One attribute that changed during a transaction: its interned name and
+ * the value it had before (type ATTR_TYPE_NONE when it was unset). The
+ * update holds a reference on a pooled old value. */
+typedef struct entity_attribute_change {
+    uint32_t name_id;
+    attr_value old;
+} entity_attribute_change;
+
 /* What changed on one entity in one entities_apply() call, delivered to
  * the update hook after the transaction committed. Several changes to the
  * same entity in one call are folded into one update: an attribute keeps
- * its first old value and its last new one. The objects belong to the
- * update and are freed after the hook returns (take a reference to keep
- * them). */
+ * its first old value and its last new one, which is the entity's current
+ * value when the hook runs. The objects belong to the update and are
+ * freed after the hook returns (take a reference to keep them). They are
+ * read-only: updates with no segment change or no event may share one
+ * empty array. */
 typedef struct entity_update {
     store_entity_kind kind;
     uint32_t index;
     int is_new;
-    struct json_object *attributes;       /* {"name": [old, new]} */
+    /* The attributes that changed, without their values, because most
+     * updates reach no connector: entities_update_attributes() builds the
+     * {"name": [old, new]} object when a message needs it. When
+     * attributes_all_new is set the list is empty, and every attribute of
+     * the entity went from unset to its value (the first writes on a new
+     * entity). */
+    entity_attribute_change *attribute_changes;
+    uint32_t attribute_change_count;
+    uint32_t attribute_change_capacity;
+    int attributes_all_new;
     struct json_object *segments_entered; /* segment ids */
     struct json_object *segments_left;    /* segment ids */
     /* Users: the account link changed; previous account id or NULL. */
@@ -110,6 +130,8 @@ typedef struct entities {
     size_t update_capacity;
     entities_update_fn on_update; /* NULL when nothing listens */
     void *on_update_data;
+    entities_update_fn on_prepare; /* NULL when nothing listens */
+    void *on_prepare_data;
 } entities;
 
 entities *entities_create(struct service *service);
@@ -147,6 +169,16 @@ uint64_t entities_next_sequence(entities *e);
  * through it. */
 entity_update *entities_update_of(entities *e, store_entity_kind kind, uint32_t index);
 
+/* Record that the entity of update entered (entered non-zero) or left the
+ * segment segment_id. */
+void entities_update_add_segment(entity_update *update, int entered, const char *segment_id);
+
+/* The attribute changes of update as a new {"name": [old, new]} object,
+ * where new is the entity's current value. Call it from the update hook:
+ * once the hook returns, the entity may change again and the update is
+ * gone. Returns NULL when out of memory. */
+struct json_object *entities_update_attributes(entities *e, const entity_update *update);
+
 /* Pass the pending updates to the hook when committed is non-zero, then
  * forget them. entities_apply() calls it; so does anything else that
  * changes entities or memberships inside its own transaction. */
@@ -154,5 +186,11 @@ void entities_deliver_updates(entities *e, int committed);
 
 /* Ask for every committed update to be passed to fn. */
 void entities_set_update_hook(entities *e, entities_update_fn fn, void *user_data);
+
+/* Pass the pending updates to the prepare hook, inside the transaction and
+ * before its commit, so that what the hook writes to the store commits (or
+ * rolls back) with them. Call it right before commit. */
+void entities_prepare_updates(entities *e);
+void entities_set_prepare_hook(entities *e, entities_update_fn fn, void *user_data);
 
 #endif

@@ -181,6 +181,7 @@ static const wharf_host host_table = {
     .http_response_header = host_http_response_header,
     .timer_start = host_timer_start,
     .timer_stop = host_timer_stop,
+    .batch_message_text = batch_host_message_text,
 };
 
 const wharf_host *host_api_table(void)

@@ -4,7 +4,8 @@
  * response.
  *
  * A connection moves through these states:
- *   READING   waiting for (the rest of) a request, with the idle timer on
+ *   READING   waiting for a request with the idle timer on, or for the rest
+ *             of one with the request timer on
  *   HANDLING  the handler owns the request: no reading, no timer
  *   WRITING   the response is being written, with the idle timer on
  *   LINGERING the last response is written and our side is shut down, so
@@ -46,7 +47,7 @@ typedef enum http_connection_state {
 
 struct http_connection {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* idle timeout, and then the linger period */
+    uv_timer_t timer; /* idle or request timeout, and then the linger period */
     uv_shutdown_t shutdown;
     http_parser parser;
     http_server *server;
@@ -142,25 +143,48 @@ void http_connection_close_all(http_server *server)
         http_connection_close(connection);
 }
 
+static void connection_fail(http_connection *connection, enum http_errno error);
+
 static void on_timer(uv_timer_t *timer)
 {
     http_connection *connection = timer->data;
+    const http_server_limits *limits = &connection->server->limits;
+    char message[sizeof(connection->failure_message)];
 
-    if (connection->state != HTTP_CONNECTION_LINGERING)
-        log_debug("closing HTTP connection from %s: no complete request or "
-                  "response within %u ms",
-                  connection->peer, connection->server->limits.idle_timeout_ms);
+    /* Part of a request has arrived, so the client gets a reason before the
+     * connection closes. */
+    if (connection->state == HTTP_CONNECTION_READING && connection->request != NULL) {
+        snprintf(message, sizeof(message),
+                 "request timed out: the request line, headers and body must arrive "
+                 "within %u ms; send the whole request at once",
+                 limits->request_timeout_ms);
+        connection_set_failure(connection, 408, message);
+        connection_fail(connection, HPE_UNKNOWN);
+        return;
+    }
+
+    if (connection->state == HTTP_CONNECTION_READING)
+        log_debug("closing HTTP connection from %s: no request within %u ms "
+                  "(idle_timeout_ms)",
+                  connection->peer, limits->idle_timeout_ms);
+    else if (connection->state == HTTP_CONNECTION_WRITING)
+        log_debug("closing HTTP connection from %s: the response was not read "
+                  "within %u ms (idle_timeout_ms)",
+                  connection->peer, limits->idle_timeout_ms);
     http_connection_close(connection);
 }
 
-/* The idle timer bounds each step that waits on the client. One step runs
- * from accept, or from the end of the previous response, until a whole
- * request (headers and body) has arrived. The other is the writing of the
- * response. Reads do not restart the timer, so a client that trickles a
- * request byte by byte is closed too. The timer is off while the handler
- * owns a request, however long the handler takes. 0 turns it off.
- * NOTE: a request body whose upload takes longer than idle_timeout_ms is cut
- * off as well. */
+/* The timer bounds each step that waits on the client:
+ * - from accept, or from the end of the previous response, until the first
+ *   byte of a request: idle_timeout_ms;
+ * - from that first byte until the whole request (headers and body) has
+ *   arrived: request_timeout_ms, after which the client gets 408;
+ * - the writing of a response: idle_timeout_ms.
+ * Reads do not restart the timer, so a client that trickles a request byte
+ * by byte is cut off too. The timer is off while the handler owns a
+ * request, however long the handler takes. 0 turns it off.
+ * NOTE: a request body whose upload takes longer than request_timeout_ms is
+ * cut off as well, however steadily it arrives. */
 static void connection_start_timer(http_connection *connection, uint64_t timeout_ms)
 {
     if (timeout_ms == 0) {
@@ -392,9 +416,9 @@ static void connection_fail(http_connection *connection, enum http_errno error)
     } else if (error == HPE_HEADER_OVERFLOW) {
         status = 431;
         snprintf(message, sizeof(message),
-                 "request line and headers are larger than the limit of %d "
+                 "request line and headers are larger than the limit of %zu "
                  "bytes; send fewer or shorter headers",
-                 HTTP_SERVER_MAX_HEADER_SIZE);
+                 connection->server->limits.max_header_size);
     } else {
         snprintf(message, sizeof(message), "malformed HTTP request: %s",
                  http_errno_description(error));
@@ -438,6 +462,7 @@ static int on_message_begin(http_parser *parser)
     http_connection *connection = parser->data;
 
     connection->failure_status = 0;
+    connection_start_timer(connection, connection->server->limits.request_timeout_ms);
     connection->request = http_request_create(connection);
     if (connection->request == NULL) {
         connection_set_failure(connection, 500,
@@ -596,6 +621,11 @@ static void connection_parse_input(http_connection *connection)
     connection_update_reading(connection);
 }
 
+const char *http_request_peer(const http_request *request)
+{
+    return request->connection != NULL ? request->connection->peer : "unknown";
+}
+
 static void connection_describe_peer(http_connection *connection)
 {
     struct sockaddr_storage address = {0};
@@ -641,18 +671,14 @@ static void log_rejection(http_server *server, const char *peer)
     server->rejection_logged_at_ms = now ? now : 1;
 }
 
-void http_connection_accept(http_server *server)
+/* Allocate a connection in READING state and link it into the server's
+ * list. Its socket is not open yet. */
+static http_connection *connection_create(http_server *server)
 {
     http_connection *connection = calloc(1, sizeof(*connection));
-    int result;
 
-    /* NOTE: libuv stops watching the listener until uv_accept() is called,
-     * so after this error no client is accepted any more. */
-    if (connection == NULL) {
-        log_error("HTTP server on %s cannot accept a connection: out of memory",
-                  server->address);
-        return;
-    }
+    if (connection == NULL)
+        return NULL;
 
     connection->server = server;
     connection->state = HTTP_CONNECTION_READING;
@@ -666,14 +692,14 @@ void http_connection_accept(http_server *server)
         server->connections->previous = connection;
     server->connections = connection;
     server->open_connections++;
+    return connection;
+}
 
-    result = uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&connection->tcp);
-    if (result < 0) {
-        log_warn("HTTP server on %s cannot accept a connection: %s",
-                 server->address, uv_strerror(result));
-        http_connection_close(connection);
-        return;
-    }
+/* Start serving a connection whose socket is open. */
+static void connection_start(http_connection *connection)
+{
+    http_server *server = connection->server;
+
     connection_describe_peer(connection);
 
     if (server->open_connections > server->limits.max_connections) {
@@ -687,4 +713,44 @@ void http_connection_accept(http_server *server)
     uv_tcp_nodelay(&connection->tcp, 1);
     connection_start_timer(connection, server->limits.idle_timeout_ms);
     connection_update_reading(connection);
+}
+
+void http_connection_accept(http_server *server)
+{
+    http_connection *connection = connection_create(server);
+    int result;
+
+    /* NOTE: libuv stops watching the listener until uv_accept() is called,
+     * so after this error no client is accepted any more. */
+    if (connection == NULL) {
+        log_error("HTTP server on %s cannot accept a connection: out of memory",
+                  server->address);
+        return;
+    }
+
+    result = uv_accept((uv_stream_t *)&server->listener, (uv_stream_t *)&connection->tcp);
+    if (result < 0) {
+        log_warn("HTTP server on %s cannot accept a connection: %s",
+                 server->address, uv_strerror(result));
+        http_connection_close(connection);
+        return;
+    }
+    connection_start(connection);
+}
+
+int http_connection_open(http_server *server, uv_os_sock_t socket)
+{
+    http_connection *connection = connection_create(server);
+    int result;
+
+    if (connection == NULL)
+        return UV_ENOMEM;
+
+    result = uv_tcp_open(&connection->tcp, socket);
+    if (result < 0) {
+        http_connection_close(connection);
+        return result;
+    }
+    connection_start(connection);
+    return 0;
 }

@@ -53,7 +53,51 @@ void http_request_destroy(http_request *request)
     free(request->header_text.data);
     free(request->headers);
     free(request->body.data);
+    free(request->response_headers.data);
     free(request);
+}
+
+/* RFC 9110 section 5.6.2: a field name is a token. */
+static bool is_token(const char *text)
+{
+    static const char separators[] = "!#$%&'*+-.^_`|~";
+
+    if (*text == '\0')
+        return false;
+    for (; *text != '\0'; text++) {
+        unsigned char c = (unsigned char)*text;
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              (c != '\0' && strchr(separators, c) != NULL)))
+            return false;
+    }
+    return true;
+}
+
+int http_request_add_response_header(http_request *request, const char *name,
+                                     const char *value)
+{
+    size_t length = request->response_headers.length;
+    int result;
+
+    /* A CR or LF in a value would let it start a header of its own. */
+    if (!is_token(name) || strpbrk(value, "\r\n") != NULL)
+        return -EINVAL;
+
+    result = http_text_append(&request->response_headers, name, strlen(name));
+    if (result == 0)
+        result = http_text_append(&request->response_headers, ": ", 2);
+    if (result == 0)
+        result = http_text_append(&request->response_headers, value, strlen(value));
+    if (result == 0)
+        result = http_text_append(&request->response_headers, "\r\n", 2);
+
+    /* A header cut short by a failed allocation is taken out again. */
+    if (result < 0 && request->response_headers.data != NULL) {
+        request->response_headers.length = length;
+        request->response_headers.data[length] = '\0';
+    }
+    return result;
 }
 
 int http_request_append_url(http_request *request, const char *bytes,

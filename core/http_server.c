@@ -5,6 +5,7 @@
  */
 #include "http_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -23,9 +24,73 @@
 
 void http_server_limits_default(http_server_limits *limits)
 {
+    /* http-parser's own default for the request line plus headers. */
+    limits->max_header_size = 80 * 1024;
     limits->max_body_size = 8 * 1024 * 1024;
     limits->max_connections = 1024;
+    limits->request_timeout_ms = 30000;
     limits->idle_timeout_ms = 60000;
+}
+
+static int check_timeout(const char *name, unsigned value, char *error, size_t error_size)
+{
+    if (value >= HTTP_SERVER_MIN_TIMEOUT_MS && value <= HTTP_SERVER_MAX_TIMEOUT_MS)
+        return 0;
+    snprintf(error, error_size, "invalid %s %u: use %d to %d milliseconds", name, value,
+             HTTP_SERVER_MIN_TIMEOUT_MS, HTTP_SERVER_MAX_TIMEOUT_MS);
+    return -1;
+}
+
+int http_server_limits_check(const http_server_limits *limits, char *error,
+                             size_t error_size)
+{
+    if (limits->max_header_size < HTTP_SERVER_MIN_HEADER_SIZE ||
+        limits->max_header_size > HTTP_SERVER_MAX_HEADER_SIZE_LIMIT) {
+        snprintf(error, error_size, "invalid max_header_size %zu: use %d to %d bytes",
+                 limits->max_header_size, HTTP_SERVER_MIN_HEADER_SIZE,
+                 HTTP_SERVER_MAX_HEADER_SIZE_LIMIT);
+        return -1;
+    }
+    if (limits->max_body_size == 0) {
+        snprintf(error, error_size, "invalid max_body_size 0: use at least 1 byte");
+        return -1;
+    }
+    if (limits->max_connections == 0) {
+        snprintf(error, error_size, "invalid max_connections 0: use at least 1");
+        return -1;
+    }
+    if (check_timeout("request_timeout_ms", limits->request_timeout_ms, error,
+                      error_size) != 0)
+        return -1;
+    return check_timeout("idle_timeout_ms", limits->idle_timeout_ms, error, error_size);
+}
+
+int http_server_host_is_loopback(const char *host)
+{
+    char literal[INET6_ADDRSTRLEN + 16];
+    size_t length = strlen(host);
+    struct in_addr ipv4;
+    struct in6_addr ipv6;
+
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (length >= 2 && host[0] == '[' && host[length - 1] == ']' &&
+        length - 2 < sizeof(literal)) {
+        memcpy(literal, host + 1, length - 2);
+        literal[length - 2] = '\0';
+    } else if (length < sizeof(literal)) {
+        memcpy(literal, host, length + 1);
+    } else {
+        return 0;
+    }
+
+    if (inet_pton(AF_INET, literal, &ipv4) == 1)
+        return (ntohl(ipv4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, literal, &ipv6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&ipv6))
+        return 1;
+    return IN6_IS_ADDR_V4MAPPED(&ipv6) && ipv6.s6_addr[12] == 127;
 }
 
 /* Fill address from a host literal ("localhost", IPv4, IPv6 with or without
@@ -152,11 +217,8 @@ int http_server_start(http_server **server_out, uv_loop_t *loop, const char *hos
                  "invalid listen port %d: use 0 to 65535 (0 picks a free port)", port);
         return UV_EINVAL;
     }
-    if (limits != NULL && limits->max_connections == 0) {
-        snprintf(error, error_size,
-                 "invalid max_connections 0 for %s:%d: use at least 1", host, port);
+    if (limits != NULL && http_server_limits_check(limits, error, error_size) != 0)
         return UV_EINVAL;
-    }
     if (parse_listen_address(host, port, &address, label, sizeof(label)) < 0) {
         snprintf(error, error_size,
                  "invalid listen host \"%s\": use an IPv4 or IPv6 address or "
@@ -192,7 +254,9 @@ int http_server_start(http_server **server_out, uv_loop_t *loop, const char *hos
         snprintf(server->address, sizeof(server->address), "%s", label);
 
     ignore_sigpipe();
-    http_parser_set_max_header_size(HTTP_SERVER_MAX_HEADER_SIZE);
+    /* NOTE: http-parser keeps this limit process-wide, so a second server
+     * in the same process with another limit would change this one's. */
+    http_parser_set_max_header_size((uint32_t)server->limits.max_header_size);
 
     uv_tcp_init(loop, &server->listener);
     server->listener.data = server;
@@ -277,8 +341,8 @@ static void format_date(char *date, size_t size)
 }
 
 char *http_server_format_response(int status, const char *content_type,
-                                  const char *body, size_t body_size,
-                                  bool keep_alive, bool head_only,
+                                  const char *extra_headers, const char *body,
+                                  size_t body_size, bool keep_alive, bool head_only,
                                   size_t *length)
 {
     /* RFC 9110 section 8.6: these responses have no Content-Length and no
@@ -304,14 +368,17 @@ char *http_server_format_response(int status, const char *content_type,
         snprintf(length_line, sizeof(length_line), "Content-Length: %zu\r\n",
                  body_size);
 
-    head_length = snprintf(NULL, 0, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%sConnection: %s\r\n\r\n",
-                           status, reason, date, type_line, length_line, connection);
+    if (extra_headers == NULL)
+        extra_headers = "";
+    head_length = snprintf(NULL, 0, "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%sConnection: %s\r\n\r\n",
+                           status, reason, date, type_line, length_line, extra_headers,
+                           connection);
     bytes = malloc((size_t)head_length + 1 + body_sent);
     if (bytes == NULL)
         return NULL;
     snprintf(bytes, (size_t)head_length + 1,
-             "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%sConnection: %s\r\n\r\n", status,
-             reason, date, type_line, length_line, connection);
+             "HTTP/1.1 %d %s\r\nDate: %s\r\n%s%s%sConnection: %s\r\n\r\n", status,
+             reason, date, type_line, length_line, extra_headers, connection);
     if (body_sent > 0)
         memcpy(bytes + head_length, body, body_sent);
 
@@ -331,7 +398,7 @@ char *http_server_format_error(int status, const char *message, bool keep_alive,
     if (json_object_object_add(object, "error", json_object_new_string(message)) == 0) {
         text = json_object_to_json_string_ext(object, HTTP_SERVER_JSON_FLAGS);
         if (text != NULL)
-            bytes = http_server_format_response(status, "application/json", text,
+            bytes = http_server_format_response(status, "application/json", NULL, text,
                                                 strlen(text), keep_alive, false,
                                                 length);
     }
@@ -346,26 +413,25 @@ void http_respond(http_request *request, int status, const char *content_type,
     bool head_only = strcmp(request->method, "HEAD") == 0;
     bool keep_alive = request->keep_alive;
     size_t length = 0;
-    char *bytes;
-
-    http_request_destroy(request);
+    char *bytes = NULL;
 
     /* The client went away or the server stopped, so the response is
      * dropped. */
-    if (connection == NULL)
-        return;
-
-    if (status < 200 || status > 599) {
+    if (connection != NULL && (status < 200 || status > 599)) {
         log_error("HTTP handler responded with status %d, which is not a final "
                   "status (200 to 599); sending 500 instead",
                   status);
         bytes = http_server_format_error(500, "internal error: invalid HTTP status",
                                          keep_alive, &length);
-    } else {
-        bytes = http_server_format_response(status, content_type, body, body_size,
-                                            keep_alive, head_only, &length);
+    } else if (connection != NULL) {
+        bytes = http_server_format_response(status, content_type,
+                                            request->response_headers.data, body,
+                                            body_size, keep_alive, head_only, &length);
     }
-    http_connection_send_response(connection, bytes, length, keep_alive);
+
+    http_request_destroy(request);
+    if (connection != NULL)
+        http_connection_send_response(connection, bytes, length, keep_alive);
 }
 
 void http_respond_json(http_request *request, int status, json_object *object)

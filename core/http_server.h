@@ -22,13 +22,30 @@ typedef struct http_request http_request;
 typedef void (*http_handler_fn)(http_request *request, void *user_data);
 
 typedef struct http_server_limits {
+    size_t max_header_size;       /* request line plus headers, larger gets 431; default 80 KiB */
     size_t max_body_size;         /* larger bodies get 413; default 8 MiB */
     unsigned max_connections;     /* further clients are closed at accept; default 1024 */
-    unsigned idle_timeout_ms;     /* keep-alive idle time before close; default 60000 */
+    unsigned request_timeout_ms;  /* first byte to whole request, then 408; default 30000 */
+    unsigned idle_timeout_ms;     /* wait for a request, or for a response write; default 60000 */
 } http_server_limits;
+
+/* Bounds that http_server_start() and the config parser accept. */
+#define HTTP_SERVER_MIN_HEADER_SIZE 1024
+#define HTTP_SERVER_MAX_HEADER_SIZE_LIMIT (1024 * 1024)
+#define HTTP_SERVER_MIN_TIMEOUT_MS 100
+#define HTTP_SERVER_MAX_TIMEOUT_MS 3600000
 
 /* Fill limits with the defaults above. */
 void http_server_limits_default(http_server_limits *limits);
+
+/* Check limits against the bounds above. Returns 0, or -1 with a message
+ * that names the limit, its value and the accepted range. */
+int http_server_limits_check(const http_server_limits *limits, char *error,
+                             size_t error_size);
+
+/* Whether host (as accepted by http_server_start) is a loopback address:
+ * "localhost", 127.0.0.0/8, ::1 or an IPv4-mapped 127.0.0.0/8 address. */
+int http_server_host_is_loopback(const char *host);
 
 /* Listen on host:port (IPv4 or IPv6 literal, or "localhost"). On failure
  * returns a negative libuv error code and writes a message naming the
@@ -54,10 +71,20 @@ const char *http_request_query(const http_request *request);
 const char *http_request_header(const http_request *request, const char *name);
 const char *http_request_body(const http_request *request, size_t *size);
 
+/* The client's address as "127.0.0.1:53122" or "[::1]:53122", for log
+ * lines; "unknown" once the connection has closed. */
+const char *http_request_peer(const http_request *request);
+
 /* Value of a query parameter, percent-decoded into buffer; NULL if absent. */
 const char *http_request_query_param(const http_request *request,
                                      const char *name, char *buffer,
                                      size_t buffer_size);
+
+/* Add a header line to the response of request, such as WWW-Authenticate.
+ * name must be a header name and value must not contain CR or LF; a value
+ * that does is dropped. Returns 0, or -EINVAL or -ENOMEM. */
+int http_request_add_response_header(http_request *request, const char *name,
+                                     const char *value);
 
 /* Answer the request (once). Headers like Content-Length and Connection are
  * added by the server. */

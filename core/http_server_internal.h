@@ -78,6 +78,9 @@ struct http_request {
     http_header_state header_state;
 
     http_text body;
+
+    /* Extra response header lines, each ending in CRLF. */
+    http_text response_headers;
 };
 
 /* Append bytes to text, keeping it NUL-terminated. Returns 0 or -ENOMEM. */
@@ -99,13 +102,16 @@ int http_request_append_body(http_request *request, const char *bytes,
  * pieces that arrive later (trailers) are dropped. Returns 0 or -ENOMEM. */
 int http_request_finish_headers(http_request *request);
 
-/* http-parser's limit on the request line plus headers; http_server_start()
- * sets it process-wide, so that the 431 message states the real limit. */
-#define HTTP_SERVER_MAX_HEADER_SIZE (80 * 1024)
-
 /* Create a connection for a client that the listener has pending, and start
  * reading from it. A client over max_connections is closed at once. */
 void http_connection_accept(http_server *server);
+
+/* Serve a client whose stream socket is already connected, as if the
+ * listener had accepted it; the fuzz target for requests passes one end of
+ * a socketpair. The connection owns socket from then on, except when this
+ * fails: then it returns a negative libuv error and the caller still owns
+ * socket. Returns 0 otherwise. */
+int http_connection_open(http_server *server, uv_os_sock_t socket);
 
 /* Close the socket; the connection is freed in its close callbacks, which
  * then call http_server_connection_freed(). Safe to call more than once. */
@@ -121,10 +127,12 @@ void http_connection_send_response(http_connection *connection, char *bytes,
                                    size_t length, bool keep_alive);
 
 /* Build a whole response (status line, headers, body) into a new buffer for
- * free(). head_only leaves the body out but keeps its Content-Length. */
+ * free(). extra_headers (NULL for none) are complete header lines, each
+ * ending in CRLF. head_only leaves the body out but keeps its
+ * Content-Length. */
 char *http_server_format_response(int status, const char *content_type,
-                                  const char *body, size_t body_size,
-                                  bool keep_alive, bool head_only,
+                                  const char *extra_headers, const char *body,
+                                  size_t body_size, bool keep_alive, bool head_only,
                                   size_t *length);
 
 /* Build a response whose body is {"error": message}. */

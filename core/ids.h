@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A random UUID (version 4) in its 36-character text form. */
+/* A random UUID (version 4) in its 36-character text form, the id of
+ * connectors, segments and manual batches. New users and accounts get
+ * time-ordered UUIDs of version 7 instead (generate_entity_id() in
+ * entities.c), of the same size. */
 #define ID_TEXT_SIZE 37
 void id_generate(char id[ID_TEXT_SIZE]);
 

@@ -46,28 +46,4 @@ int ingest_attributes_from_native(const struct json_object *attributes, const ch
  * 255 bytes, or when out of memory. */
 const char *ingest_attributes_name_key(const char *name);
 
-/* A copy of an attribute value that shares no object with it, so that
- * either can be freed on any thread; NULL for JSON null or when out of
- * memory. Serializes as value does. */
-struct json_object *ingest_attributes_copy_value(const struct json_object *value);
-
-/* Attach to writes (from one of the functions above) the changes that
- * applying them to a new entity records in its entity_update (entities.h):
- * {"name": [null, value]} for each write that sets a value, in order, with
- * the value objects of writes. Ingest calls it on a worker thread, so that
- * the event loop takes the prepared object for a new entity instead of
- * building it. Whoever takes it shares the values with writes, so it must
- * release writes on its own thread before writes can go to another.
- * Nothing is attached when a write is an operation or a nested object, or
- * when writes is NULL. Returns 0 or -ENOMEM. */
-int ingest_attributes_prepare_new_changes(struct json_object *writes);
-
-/* The object that ingest_attributes_prepare_new_changes() attached to
- * writes, or NULL. It stays owned by writes. */
-struct json_object *ingest_attributes_new_changes(const struct json_object *writes);
-
-/* Give up writes' reference to the attached object, if any; the caller
- * takes its own before. */
-void ingest_attributes_detach_new_changes(struct json_object *writes);
-
 #endif

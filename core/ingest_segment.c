@@ -198,12 +198,8 @@ static int read_identify(json_object *message, entity_change *change, char *erro
             return rc;
     }
 
-    rc = ingest_attributes_from_traits(traits, "traits", &change->attributes, error,
-                                       error_size);
-    if (rc < 0)
-        return rc;
-    /* Most identify calls in a bulk load introduce a new user. */
-    return ingest_attributes_prepare_new_changes(change->attributes);
+    return ingest_attributes_from_traits(traits, "traits", &change->attributes, error,
+                                         error_size);
 }
 
 /* Set the account's domain from traits.domain, else from the host of

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "config.h"
 #include "connector.h"
+#include "data_dir.h"
 #include "entities.h"
 #include "http_client.h"
 #include "http_server.h"
@@ -53,11 +54,12 @@ static void on_http_client_closed(void *arg)
     log_debug("HTTP client closed");
 }
 
-static void on_server_stopped(void *arg)
+/* Deliveries in flight finished (or the shutdown timeout passed): stop the
+ * rest. */
+static void on_deliveries_drained(void *arg)
 {
     service *svc = arg;
 
-    svc->server = NULL;
     plugin_registry_stop_watching(svc->plugins);
     segment_set_stop(svc->segments);
     /* Before connectors stop: their cancelled sends report back to it. */
@@ -65,6 +67,15 @@ static void on_server_stopped(void *arg)
     connector_set_free(svc->connectors);
     svc->connectors = NULL;
     http_client_close(svc->http, on_http_client_closed, svc);
+}
+
+static void on_server_stopped(void *arg)
+{
+    service *svc = arg;
+
+    svc->server = NULL;
+    /* No new work arrives now; what is queued stays in the store. */
+    sync_engine_drain(svc->sync, svc->config.shutdown_timeout_ms, on_deliveries_drained, svc);
 }
 
 static void on_signal(uv_signal_t *handle, int signal_number)
@@ -94,9 +105,11 @@ static void log_open_handle(uv_handle_t *handle, void *arg)
 static int start(runtime *rt, char *error, size_t error_size)
 {
     service *svc = &rt->service;
-    http_server_limits limits;
     int rc;
 
+    rc = data_dir_secure(svc->config.data_dir, error, error_size);
+    if (rc != 0)
+        return rc;
     rc = store_open_sqlite(svc->config.data_dir, &svc->store, error, error_size);
     if (rc != 0)
         return rc;
@@ -124,6 +137,7 @@ static int start(runtime *rt, char *error, size_t error_size)
     svc->sync = sync_engine_create(svc, svc->config.log_retention_days, error, error_size);
     if (svc->sync == NULL)
         return -1;
+    entities_set_prepare_hook(svc->entities, sync_prepare_updates, svc->sync);
     entities_set_update_hook(svc->entities, sync_on_updates, svc->sync);
     segment_set_on_ready(svc->segments, sync_on_segment_ready, svc->sync);
     rc = sync_engine_start(svc->sync);
@@ -144,12 +158,17 @@ static int start(runtime *rt, char *error, size_t error_size)
         return rc;
     }
 
-    http_server_limits_default(&limits);
     rc = http_server_start(&svc->server, svc->loop, svc->config.listen_host,
-                           svc->config.listen_port, &limits, api_handle, svc, error,
-                           error_size);
+                           svc->config.listen_port, &svc->config.http_limits, api_handle,
+                           svc, error, error_size);
     if (rc != 0)
         return rc;
+    if (admin_token_required(&svc->config.admin_tokens))
+        log_info("admin API: requests to /api/v1/ need one of %zu admin token(s)",
+                 svc->config.admin_tokens.count);
+    else
+        log_info("admin API: no admin token configured, so /api/v1/ is open to every "
+                 "client that reaches the loopback address");
 
     /* Handlers go in before the "listening" line, which tells supervisors
      * and tests that wharfd is ready and may be stopped. */
@@ -194,6 +213,7 @@ int main(int argc, char **argv)
     memset(&rt, 0, sizeof(rt));
     switch (config_load(&svc->config, argc, argv, error, sizeof(error))) {
     case CONFIG_RUN:
+        config_scrub_secret_arguments(argc, argv);
         break;
     case CONFIG_EXIT:
         config_free(&svc->config);
@@ -224,6 +244,7 @@ int main(int argc, char **argv)
 
     /* Every connector instance is gone, so no plugin code can run any more,
      * and every segment recomputation has reported back. */
+    sync_engine_flush(svc->sync);
     sync_engine_free(svc->sync);
     segment_set_free(svc->segments);
     entities_free(svc->entities);

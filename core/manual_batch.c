@@ -2,6 +2,12 @@
  * Manual batches ("Send to"): a whole segment, or one user or account, sent
  * to one connector on demand. Messages are marked "is_export": true and
  * carry no changes and no events.
+ *
+ * Durability: before the API answers 202, the batch and its member list
+ * (entity ids, in the order they are sent) are stored. Its progress, the
+ * position up to which every message has a final outcome or sits in the
+ * durable queue, is stored at most a second apart; a restart resumes from
+ * there, so messages after it may go out twice.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -16,6 +22,7 @@
 #include "plugin_loader.h"
 #include "segments.h"
 #include "service.h"
+#include "store.h"
 #include "sync_internal.h"
 
 static const char STATE_WAITING[] = "waiting_for_segment";
@@ -52,10 +59,16 @@ static void save(sync_engine *engine, manual_batch *batch)
 
     timestamp_now(batch->updated_at);
     json_object_object_add(view, "updated_at", json_object_new_string(batch->updated_at));
+    /* What a restart resumes from; not part of the API view. */
+    json_object_object_add(view, "handed_through", json_object_new_int64(batch->handed_through));
+    json_object_object_add(view, "durable_sent", json_object_new_int64(batch->durable_sent));
+    json_object_object_add(view, "durable_skipped", json_object_new_int64(batch->durable_skipped));
+    json_object_object_add(view, "durable_failed", json_object_new_int64(batch->durable_failed));
     if (engine->store->ops->batch_save(engine->store, batch->id, batch->connector_id,
                                        json_object_to_json_string_ext(view, JSON_C_TO_STRING_PLAIN)) != 0)
         log_error("batch %s: cannot save its state: %s", batch->id, engine->store->error);
     json_object_put(view);
+    batch->saved_ms = sync_now_ms();
 }
 
 static void set_state(sync_engine *engine, manual_batch *batch, const char *state,
@@ -72,9 +85,9 @@ static void set_state(sync_engine *engine, manual_batch *batch, const char *stat
              batch->failed, error != NULL ? ": " : "", error != NULL ? error : "");
 }
 
-static manual_batch *find(sync_engine *engine, const char *id)
+manual_batch *manual_batch_find(sync_engine *engine, const char *id)
 {
-    for (manual_batch *b = engine->batches; b != NULL; b = b->next) {
+    for (manual_batch *b = engine->batches; b != NULL; b = b->next_batch) {
         if (strcmp(b->id, id) == 0)
             return b;
     }
@@ -86,41 +99,198 @@ static void append(sync_engine *engine, manual_batch *batch)
     manual_batch **tail = &engine->batches;
 
     while (*tail != NULL)
-        tail = &(*tail)->next;
+        tail = &(*tail)->next_batch;
     *tail = batch;
+}
+
+static void release_members(sync_engine *engine, manual_batch *batch)
+{
+    store *st = engine->service->store;
+
+    if (batch->members != NULL && batch->target[0] == 's' &&
+        st->ops->batch_members_delete(st, batch->id) != 0)
+        log_error("batch %s: cannot delete its member list: %s", batch->id, store_error(st));
+    free(batch->members);
+    batch->members = NULL;
+    free(batch->outcomes);
+    batch->outcomes = NULL;
+    batch->outcomes_capacity = 0;
 }
 
 static void finish_if_done(sync_engine *engine, manual_batch *batch)
 {
     if (batch->state != STATE_SENDING || !batch->exhausted || batch->outstanding > 0)
         return;
-    free(batch->members);
-    batch->members = NULL;
+    release_members(engine, batch);
+    batch->handed_through = batch->member_count;
+    batch->durable_sent = batch->sent;
+    batch->durable_skipped = batch->skipped;
+    batch->durable_failed = batch->failed;
     if (batch->total > 0 && batch->failed == batch->total)
         set_state(engine, batch, STATE_FAILED, "every message failed; see the connector's log");
     else
         set_state(engine, batch, STATE_DONE, NULL);
 }
 
-void manual_batch_progress(sync_engine *engine, manual_batch *batch)
+/* Room for the outcome of position; the ring holds positions from
+ * handed_through to next. */
+static int reserve_outcome(manual_batch *batch, uint32_t position)
 {
+    uint32_t needed = position - batch->handed_through + 1;
+    uint32_t capacity = batch->outcomes_capacity == 0 ? 256 : batch->outcomes_capacity;
+    uint8_t *grown;
+
+    if (needed <= batch->outcomes_capacity)
+        return 0;
+    while (capacity < needed)
+        capacity *= 2;
+    grown = calloc(capacity, 1);
+    if (grown == NULL)
+        return -1;
+    for (uint32_t p = batch->handed_through; p < position; p++) {
+        if (batch->outcomes != NULL)
+            grown[p & (capacity - 1)] = batch->outcomes[p & (batch->outcomes_capacity - 1)];
+    }
+    free(batch->outcomes);
+    batch->outcomes = grown;
+    batch->outcomes_capacity = capacity;
+    return 0;
+}
+
+static void count_outcome(manual_batch *batch, int outcome, int durable)
+{
+    if (outcome == POSITION_SENT) {
+        batch->sent++;
+        batch->durable_sent += durable;
+    } else if (outcome == POSITION_SKIPPED) {
+        batch->skipped++;
+        batch->durable_skipped += durable;
+    } else if (outcome == POSITION_FAILED) {
+        batch->failed++;
+        batch->durable_failed += durable;
+    }
+}
+
+void manual_batch_settle(sync_engine *engine, outgoing *item, int outcome)
+{
+    manual_batch *batch = item->batch;
+    uint32_t mask;
+
+    if (batch == NULL)
+        return;
+    count_outcome(batch, outcome, 0);
+    if (outcome != POSITION_QUEUED)
+        batch->outstanding--;
+    if (batch->outcomes != NULL && item->position >= batch->handed_through &&
+        item->position < batch->next) {
+        mask = batch->outcomes_capacity - 1;
+        batch->outcomes[item->position & mask] = (uint8_t)outcome;
+        /* Advance over every position that now has an outcome. */
+        while (batch->handed_through < batch->next &&
+               batch->outcomes[batch->handed_through & mask] != POSITION_PENDING) {
+            int settled = batch->outcomes[batch->handed_through & mask];
+
+            if (settled == POSITION_SENT)
+                batch->durable_sent++;
+            else if (settled == POSITION_SKIPPED)
+                batch->durable_skipped++;
+            else if (settled == POSITION_FAILED)
+                batch->durable_failed++;
+            batch->outcomes[batch->handed_through & mask] = POSITION_PENDING;
+            batch->handed_through++;
+        }
+    }
     finish_if_done(engine, batch);
+}
+
+void manual_batch_count_queued(sync_engine *engine, const char *batch_id, int outcome)
+{
+    manual_batch *batch = manual_batch_find(engine, batch_id);
+
+    if (batch == NULL)
+        return;
+    count_outcome(batch, outcome, 1);
+    if (batch->outstanding > 0)
+        batch->outstanding--;
+    finish_if_done(engine, batch);
+}
+
+void manual_batch_save_progress(sync_engine *engine, int force)
+{
+    int64_t now = sync_now_ms();
+
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch) {
+        if (batch->state != STATE_SENDING || batch->needs_resume)
+            continue;
+        if (force || now - batch->saved_ms >= 1000)
+            save(engine, batch);
+    }
+}
+
+/* The member list as stored: entity ids, each followed by a NUL. */
+static int store_members(sync_engine *engine, manual_batch *batch)
+{
+    entity_set *set = entities_set(engine->service->entities, batch->kind);
+    store *st = engine->service->store;
+    size_t size = (size_t)batch->member_count * 37 + 1;
+    char *blob = malloc(size);
+    size_t used = 0;
+    int rc;
+
+    if (blob == NULL)
+        return -1;
+    for (uint32_t i = 0; i < batch->member_count; i++) {
+        const char *id = entity_at(set, batch->members[i])->id;
+        size_t length = strnlen(id, 39);
+
+        if (used + length + 1 > size) {
+            char *grown = realloc(blob, size * 2);
+            if (grown == NULL) {
+                free(blob);
+                return -1;
+            }
+            blob = grown;
+            size *= 2;
+        }
+        memcpy(blob + used, id, length);
+        blob[used + length] = '\0';
+        used += length + 1;
+    }
+    rc = st->ops->batch_members_save(st, batch->id, blob, used);
+    free(blob);
+    if (rc != 0)
+        log_error("batch %s: cannot store its member list: %s", batch->id, store_error(st));
+    return rc;
 }
 
 /* Snapshot the segment's members and start sending. */
 static void start_segment(sync_engine *engine, manual_batch *batch, const segment *s)
 {
+    uint32_t count = 0;
+
     batch->kind = s->type == SEGMENT_USERS ? STORE_USERS : STORE_ACCOUNTS;
-    batch->words = s->members_words;
-    batch->members = batch->words > 0 ? malloc((size_t)batch->words * sizeof(uint64_t)) : NULL;
-    if (batch->words > 0 && batch->members == NULL) {
+    batch->members = s->size > 0 ? malloc((size_t)s->size * sizeof(uint32_t)) : NULL;
+    if (s->size > 0 && batch->members == NULL) {
         set_state(engine, batch, STATE_FAILED, "out of memory");
         return;
     }
-    if (batch->words > 0)
-        memcpy(batch->members, s->members, (size_t)batch->words * sizeof(uint64_t));
-    batch->total = s->size;
-    batch->cursor = 0;
+    for (uint32_t word = 0; word < s->members_words && count < s->size; word++) {
+        uint64_t bits = s->members[word];
+
+        while (bits != 0 && count < s->size) {
+            batch->members[count++] = word * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+        }
+    }
+    batch->member_count = count;
+    batch->total = count;
+    batch->next = 0;
+    batch->handed_through = 0;
+    if (count > 0 && store_members(engine, batch) != 0) {
+        release_members(engine, batch);
+        set_state(engine, batch, STATE_FAILED, "cannot store the batch's member list; see wharfd's log");
+        return;
+    }
     batch->exhausted = batch->total == 0;
     set_state(engine, batch, STATE_SENDING, NULL);
     finish_if_done(engine, batch);
@@ -135,35 +305,44 @@ void manual_batch_refill(sync_engine *engine, sync_queue *q, size_t count)
 {
     entities *e = engine->service->entities;
 
-    for (manual_batch *batch = engine->batches; batch != NULL && count > 0; batch = batch->next) {
+    for (manual_batch *batch = engine->batches; batch != NULL && count > 0;
+         batch = batch->next_batch) {
         entity_set *set;
 
-        if (batch->state != STATE_SENDING || batch->exhausted ||
-            strcmp(batch->connector_id, q->connector_id) != 0)
+        if (batch->state != STATE_SENDING || batch->exhausted || batch->needs_resume ||
+            batch->members == NULL || strcmp(batch->connector_id, q->connector_id) != 0)
             continue;
         set = entities_set(e, batch->kind);
-        while (count > 0 && batch->cursor < batch->words * 64) {
-            uint32_t index = batch->cursor++;
+        while (count > 0 && batch->next < batch->member_count) {
+            uint32_t position = batch->next;
+            uint32_t index = batch->members[position];
             outgoing *item;
 
-            if (!((batch->members[index / 64] >> (index % 64)) & 1u))
-                continue;
-            if (index >= set->capacity || entity_at(set, index)->id[0] == '\0') {
+            if (reserve_outcome(batch, position) != 0)
+                break;
+            batch->next++;
+            batch->outstanding++;
+            if (index == ATTR_NO_ENTITY || index >= set->capacity ||
+                entity_at(set, index)->id[0] == '\0') {
                 /* Merged into another entity since the batch started. */
-                batch->skipped++;
+                outgoing gone = {.batch = batch, .position = position};
+                manual_batch_settle(engine, &gone, POSITION_SKIPPED);
                 continue;
             }
             item = sync_outgoing_new(engine, batch->kind, index,
                                      message_build(e, batch->kind, index, NULL), batch);
             if (item == NULL) {
-                batch->failed++;
+                outgoing failed = {.batch = batch, .position = position};
+                log_error("batch %s: out of memory building a message", batch->id);
+                manual_batch_settle(engine, &failed, POSITION_FAILED);
                 continue;
             }
-            batch->outstanding++;
+            item->from_members = 1;
+            item->position = position;
             sync_queue_push(q, item);
             count--;
         }
-        if (batch->cursor >= batch->words * 64) {
+        if (batch->next >= batch->member_count) {
             batch->exhausted = 1;
             finish_if_done(engine, batch);
         }
@@ -177,27 +356,28 @@ void sync_on_segment_ready(void *user_data, segment *s)
 {
     sync_engine *engine = user_data;
 
-    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next) {
-        if (batch->state == STATE_WAITING && strcmp(batch->target_id, s->id) == 0)
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch) {
+        if (batch->state == STATE_WAITING && !batch->needs_resume &&
+            strcmp(batch->target_id, s->id) == 0)
             start_segment(engine, batch, s);
     }
 }
 
 void manual_batch_fail_connector(sync_engine *engine, const char *connector_id, const char *reason)
 {
-    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next) {
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch) {
+        uint32_t settled;
+
         if (strcmp(batch->connector_id, connector_id) != 0)
             continue;
         if (batch->state != STATE_SENDING && batch->state != STATE_WAITING)
             continue;
         /* Messages in flight still report back; the rest are not sent. */
         batch->exhausted = 1;
-        free(batch->members);
-        batch->members = NULL;
-        batch->failed += batch->total > batch->sent + batch->skipped + batch->failed + batch->outstanding
-                             ? batch->total - batch->sent - batch->skipped - batch->failed -
-                                   batch->outstanding
-                             : 0;
+        batch->needs_resume = 0;
+        release_members(engine, batch);
+        settled = batch->sent + batch->skipped + batch->failed + batch->outstanding;
+        batch->failed += batch->total > settled ? batch->total - settled : 0;
         set_state(engine, batch, STATE_FAILED, reason);
     }
 }
@@ -228,6 +408,36 @@ static manual_batch *new_batch(connector *c, const char *target, const char *tar
     return batch;
 }
 
+/* Queue the one message of a single-entity batch. */
+static void queue_single(sync_engine *engine, manual_batch *batch, uint32_t index)
+{
+    entities *e = engine->service->entities;
+    sync_queue *q = sync_queue_of(engine, batch->connector_id);
+    outgoing *item;
+
+    batch->exhausted = 1;
+    batch->member_count = 1;
+    if (reserve_outcome(batch, 0) != 0) {
+        batch->failed = 1;
+        finish_if_done(engine, batch);
+        return;
+    }
+    batch->next = 1;
+    batch->outstanding = 1;
+    item = q != NULL ? sync_outgoing_new(engine, batch->kind, index,
+                                         message_build(e, batch->kind, index, NULL), batch)
+                     : NULL;
+    if (item == NULL) {
+        outgoing failed = {.batch = batch, .position = 0};
+        manual_batch_settle(engine, &failed, POSITION_FAILED);
+        return;
+    }
+    item->from_members = 1;
+    item->position = 0;
+    sync_queue_push(q, item);
+    sync_pump(engine, q);
+}
+
 /* Send one user or account now. */
 static void start_single(sync_engine *engine, connector *c, manual_batch *batch,
                          store_entity_kind kind, uint32_t index)
@@ -237,8 +447,6 @@ static void start_single(sync_engine *engine, connector *c, manual_batch *batch,
     const json_object *whitelist = kind == STORE_USERS ? c->user_segments : c->account_segments;
     const char *setting = kind == STORE_USERS ? "synchronized_user_segments"
                                               : "synchronized_account_segments";
-    sync_queue *q = sync_queue_of(engine, c->id);
-    outgoing *item;
 
     batch->kind = kind;
     batch->total = 1;
@@ -259,23 +467,13 @@ static void start_single(sync_engine *engine, connector *c, manual_batch *batch,
                      c->plugin_name, kind == STORE_USERS ? "user" : "account", setting);
             sync_log_reason(engine, c->id, SYNC_SKIP, kind, index, batch->id, reason);
             batch->skipped = 1;
+            batch->durable_skipped = 1;
             batch->exhausted = 1;
             finish_if_done(engine, batch);
             return;
         }
     }
-
-    item = q != NULL ? sync_outgoing_new(engine, kind, index, message_build(e, kind, index, NULL), batch)
-                     : NULL;
-    batch->exhausted = 1;
-    if (item == NULL) {
-        batch->failed = 1;
-        finish_if_done(engine, batch);
-        return;
-    }
-    batch->outstanding = 1;
-    sync_queue_push(q, item);
-    sync_pump(engine, q);
+    queue_single(engine, batch, index);
 }
 
 int sync_batch_create(sync_engine *engine, connector *c, json_object *body, json_object **view,
@@ -373,6 +571,8 @@ int sync_batch_create(sync_engine *engine, connector *c, json_object *body, json
         } else {
             start_segment(engine, batch, s);
         }
+        /* The batch is stored before the 202. */
+        engine->store->ops->log_flush(engine->store);
         *view = view_of(batch);
         return 202;
     }
@@ -399,6 +599,7 @@ int sync_batch_create(sync_engine *engine, connector *c, json_object *body, json
         }
         append(engine, batch);
         start_single(engine, c, batch, kind, index);
+        engine->store->ops->log_flush(engine->store);
         *view = view_of(batch);
         return 202;
     }
@@ -406,7 +607,7 @@ int sync_batch_create(sync_engine *engine, connector *c, json_object *body, json
 
 json_object *sync_batch_view(sync_engine *engine, const char *id)
 {
-    manual_batch *batch = find(engine, id);
+    manual_batch *batch = manual_batch_find(engine, id);
 
     return batch != NULL ? view_of(batch) : NULL;
 }
@@ -415,7 +616,7 @@ json_object *sync_batch_list(sync_engine *engine, const char *connector_id)
 {
     json_object *list = json_object_new_array();
 
-    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next) {
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch) {
         if (strcmp(batch->connector_id, connector_id) == 0)
             json_object_array_add(list, view_of(batch));
     }
@@ -483,14 +684,132 @@ static int restore_one(const char *id, const char *document, void *user_data)
              string_field(doc, "created_at") != NULL ? string_field(doc, "created_at") : "");
     snprintf(batch->updated_at, sizeof(batch->updated_at), "%s",
              string_field(doc, "updated_at") != NULL ? string_field(doc, "updated_at") : "");
+    batch->handed_through = count_field(doc, "handed_through");
+    batch->durable_sent = count_field(doc, "durable_sent");
+    batch->durable_skipped = count_field(doc, "durable_skipped");
+    batch->durable_failed = count_field(doc, "durable_failed");
     json_object_put(doc);
     append(engine, batch);
 
-    /* NOTE: batches do not survive a restart yet; one that was running is
-     * marked failed so that its state is never left "sending" forever. */
-    if (batch->state == STATE_SENDING || batch->state == STATE_WAITING)
-        set_state(engine, batch, STATE_FAILED, "wharfd stopped before the batch finished; send it again");
+    /* A running batch resumes once connectors and segments are back. */
+    if (batch->state == STATE_SENDING || batch->state == STATE_WAITING) {
+        batch->needs_resume = 1;
+        batch->sent = batch->durable_sent;
+        batch->skipped = batch->durable_skipped;
+        batch->failed = batch->durable_failed;
+    }
     return 0;
+}
+
+typedef struct members_context {
+    entity_set *set;
+    manual_batch *batch;
+    int failed;
+} members_context;
+
+static void read_members(const void *blob, size_t size, void *user_data)
+{
+    members_context *context = user_data;
+    manual_batch *batch = context->batch;
+    const char *text = blob;
+    uint32_t count = 0;
+
+    for (size_t i = 0; i < size; i++)
+        count += text[i] == '\0';
+    batch->members = count > 0 ? malloc((size_t)count * sizeof(uint32_t)) : NULL;
+    if (count > 0 && batch->members == NULL) {
+        context->failed = 1;
+        return;
+    }
+    for (size_t i = 0, n = 0; i < size && n < count; n++) {
+        const char *id = text + i;
+        size_t length = strnlen(id, size - i);
+
+        batch->members[n] = entities_find_by_id(context->set, id);
+        i += length + 1;
+    }
+    batch->member_count = count;
+}
+
+/* Messages of each batch waiting in the durable queue (retries). */
+static int count_queued_row(const store_delivery_row *row, void *user_data)
+{
+    sync_engine *engine = user_data;
+    manual_batch *batch = row->batch_id != NULL ? manual_batch_find(engine, row->batch_id) : NULL;
+
+    if (batch != NULL && batch->needs_resume)
+        batch->outstanding++;
+    return 0;
+}
+
+static void resume_one(sync_engine *engine, manual_batch *batch)
+{
+    service *svc = engine->service;
+    store *st = svc->store;
+
+    batch->needs_resume = 0;
+    if (batch->target[0] == 's') {
+        segment *s = segment_find(svc->segments, batch->target_id);
+        members_context context = {NULL, batch, 0};
+
+        if (batch->state == STATE_WAITING) {
+            batch->outstanding = 0;
+            if (s == NULL)
+                set_state(engine, batch, STATE_FAILED, "its segment was deleted");
+            else if (s->computing == 0)
+                start_segment(engine, batch, s);
+            return;
+        }
+        batch->kind = s != NULL && s->type == SEGMENT_ACCOUNTS ? STORE_ACCOUNTS : STORE_USERS;
+        context.set = entities_set(svc->entities, batch->kind);
+        if (st->ops->batch_members_load(st, batch->id, read_members, &context) != 0 ||
+            context.failed) {
+            set_state(engine, batch, STATE_FAILED,
+                      "wharfd restarted and the batch's member list could not be read; send it "
+                      "again");
+            return;
+        }
+    } else {
+        store_entity_kind kind = batch->target[0] == 'u' ? STORE_USERS : STORE_ACCOUNTS;
+        uint32_t index = entities_find_by_id(entities_set(svc->entities, kind), batch->target_id);
+
+        batch->kind = kind;
+        if (batch->handed_through == 0) {
+            if (index == STRING_MAP_MISSING) {
+                batch->failed = 1;
+                batch->exhausted = 1;
+                finish_if_done(engine, batch);
+            } else {
+                queue_single(engine, batch, index);
+            }
+            return;
+        }
+        batch->member_count = 1;
+    }
+    batch->next = batch->handed_through < batch->member_count ? batch->handed_through
+                                                                : batch->member_count;
+    batch->handed_through = batch->next;
+    batch->exhausted = batch->next >= batch->member_count;
+    log_info("batch %s for connector %s: resuming at message %u of %u", batch->id,
+             batch->connector_id, batch->next, batch->member_count);
+    finish_if_done(engine, batch);
+}
+
+void manual_batch_resume(sync_engine *engine)
+{
+    store *st = engine->service->store;
+    int any = 0;
+
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch)
+        any |= batch->needs_resume;
+    if (!any)
+        return;
+    if (st->ops->delivery_each(st, NULL, 0, 0, 0, count_queued_row, engine) != 0)
+        log_error("cannot read the delivery queue: %s", store_error(st));
+    for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch) {
+        if (batch->needs_resume)
+            resume_one(engine, batch);
+    }
 }
 
 void manual_batch_restore(sync_engine *engine)
@@ -503,8 +822,9 @@ void manual_batch_free_all(sync_engine *engine)
 {
     while (engine->batches != NULL) {
         manual_batch *batch = engine->batches;
-        engine->batches = batch->next;
+        engine->batches = batch->next_batch;
         free(batch->members);
+        free(batch->outcomes);
         free(batch->error);
         free(batch);
     }

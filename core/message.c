@@ -125,7 +125,7 @@ static json_object *changes_object(entities *e, store_entity_kind kind, uint32_t
     json_object *segments = json_object_new_object();
     json_object *account = json_object_new_object();
 
-    put(changes, "attributes", json_object_get(update->attributes));
+    put(changes, "attributes", entities_update_attributes(e, update));
     put(segments, "entered", segment_set_refs_from_ids(e->segments, update->segments_entered));
     put(segments, "left", segment_set_refs_from_ids(e->segments, update->segments_left));
     put(changes, "segments", segments);
@@ -299,12 +299,13 @@ char *message_text_finish(message_text *text)
     return data;
 }
 
-void message_text_append_claims(message_text *text, entities *e, store_entity_kind kind,
-                                uint32_t index)
+/* Append the members of message_text_append_claims(), without the braces. */
+static void append_claim_members(message_text *text, entities *e, store_entity_kind kind,
+                                 uint32_t index)
 {
     entity_record *record = entity_at(entities_set(e, kind), index);
 
-    message_text_append_literal(text, "{\"external_id\":");
+    message_text_append_literal(text, "\"external_id\":");
     message_text_append_string(text, record->external_id);
     message_text_append_literal(text, kind == STORE_USERS ? ",\"email\":" : ",\"domain\":");
     message_text_append_string(text, record->key_claim);
@@ -314,5 +315,195 @@ void message_text_append_claims(message_text *text, entities *e, store_entity_ki
             message_text_append(text, ",", 1);
         message_text_append_string(text, record->anonymous_ids[i]);
     }
-    message_text_append_literal(text, "]}");
+    message_text_append(text, "]", 1);
+}
+
+void message_text_append_claims(message_text *text, entities *e, store_entity_kind kind,
+                                uint32_t index)
+{
+    message_text_append(text, "{", 1);
+    append_claim_members(text, e, kind, index);
+    message_text_append(text, "}", 1);
+}
+
+/* Scratch for attr_table_json_text(), which writes from the start of its
+ * buffer. Loop thread only, like message_build_text(). */
+static char *attributes_scratch;
+static size_t attributes_scratch_capacity;
+/* Length of the last text message_build_text() returned. */
+static size_t last_text_length;
+
+static void append_json_value(message_text *text, json_object *value)
+{
+    size_t length = 0;
+    const char *json = json_object_to_json_string_length(
+        value, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &length);
+
+    if (json == NULL) {
+        text->failed = 1;
+        return;
+    }
+    message_text_append(text, json, length);
+}
+
+static void append_segment_ref(message_text *text, const char *id, const char *name)
+{
+    message_text_append_literal(text, "{\"id\":");
+    message_text_append_string(text, id);
+    message_text_append_literal(text, ",\"name\":");
+    message_text_append_string(text, name);
+    message_text_append(text, "}", 1);
+}
+
+/* Append the text of segment_refs_of(). */
+static void append_segment_refs(message_text *text, entities *e, store_entity_kind kind,
+                                uint32_t index)
+{
+    segment_type type = kind == STORE_USERS ? SEGMENT_USERS : SEGMENT_ACCOUNTS;
+    int first = 1;
+
+    message_text_append(text, "[", 1);
+    for (segment *s = segment_first(e->segments); s != NULL; s = s->next) {
+        if (s->deleted || s->type != type || !segment_has_member(s, index))
+            continue;
+        if (!first)
+            message_text_append(text, ",", 1);
+        first = 0;
+        append_segment_ref(text, s->id, s->name);
+    }
+    message_text_append(text, "]", 1);
+}
+
+/* Append the text of segment_set_refs_from_ids(). ids is a JSON array of
+ * segment ids, and a segment deleted since gets a null name. */
+static void append_segment_refs_from_ids(message_text *text, entities *e, json_object *ids)
+{
+    size_t count = json_object_array_length(ids);
+
+    message_text_append(text, "[", 1);
+    for (size_t i = 0; i < count; i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
+        segment *s = segment_find(e->segments, id);
+
+        if (i > 0)
+            message_text_append(text, ",", 1);
+        append_segment_ref(text, id, s != NULL ? s->name : NULL);
+    }
+    message_text_append(text, "]", 1);
+}
+
+/* Append the text of entity_object(). */
+static void append_entity(message_text *text, entities *e, store_entity_kind kind,
+                          uint32_t index)
+{
+    entity_set *set = entities_set(e, kind);
+    entity_record *record = entity_at(set, index);
+    long length;
+
+    message_text_append(text, "{", 1);
+    append_claim_members(text, e, kind, index);
+    message_text_append_literal(text, ",\"id\":");
+    message_text_append_string(text, record->id);
+    message_text_append_literal(text, ",\"attributes\":");
+    length = attr_table_json_text(set->attributes, index, &attributes_scratch,
+                                  &attributes_scratch_capacity);
+    if (length == -EINVAL)
+        message_text_append_literal(text, "null"); /* as attr_table_to_json() */
+    else if (length < 0)
+        text->failed = 1;
+    else
+        message_text_append(text, attributes_scratch, (size_t)length);
+    message_text_append(text, "}", 1);
+}
+
+/* Append the text of changes_object(). */
+static void append_changes(message_text *text, entities *e, store_entity_kind kind,
+                           uint32_t index, const entity_update *update)
+{
+    json_object *attributes = entities_update_attributes(e, update);
+
+    if (attributes == NULL) {
+        text->failed = 1;
+        return;
+    }
+    message_text_append_literal(text, "{\"attributes\":");
+    append_json_value(text, attributes);
+    json_object_put(attributes);
+    message_text_append_literal(text, ",\"segments\":{\"entered\":");
+    append_segment_refs_from_ids(text, e, update->segments_entered);
+    message_text_append_literal(text, ",\"left\":");
+    append_segment_refs_from_ids(text, e, update->segments_left);
+    message_text_append_literal(text, "},\"account\":{");
+    if (kind == STORE_USERS && update->account_changed) {
+        uint32_t current = entity_at(&e->users, index)->account;
+
+        message_text_append_literal(text, "\"id\":[");
+        message_text_append_string(text, update->previous_account_id);
+        message_text_append(text, ",", 1);
+        message_text_append_string(text, current != ATTR_NO_ENTITY
+                                             ? entity_at(&e->accounts, current)->id
+                                             : NULL);
+        message_text_append(text, "]", 1);
+    }
+    message_text_append_literal(text, "},\"is_new\":");
+    message_text_append_literal(text, update->is_new ? "true" : "false");
+    message_text_append(text, "}", 1);
+}
+
+char *message_build_text(entities *e, store_entity_kind kind, uint32_t index,
+                         const entity_update *update, size_t *length)
+{
+    message_text text = {0};
+    char message_id[ID_TEXT_SIZE];
+    char *result;
+
+    /* Messages of one batch have about the same size, so the last one's
+     * size spares this one the reallocations of growing from empty. */
+    text_reserve(&text, last_text_length + last_text_length / 4);
+    message_id_generate(message_id);
+    message_text_append_literal(&text, kind == STORE_USERS ? "{\"type\":\"user\",\"message_id\":"
+                                                           : "{\"type\":\"account\",\"message_id\":");
+    message_text_append_string(&text, message_id);
+
+    if (kind == STORE_USERS) {
+        uint32_t account = entity_at(&e->users, index)->account;
+
+        message_text_append_literal(&text, ",\"user\":");
+        append_entity(&text, e, STORE_USERS, index);
+        message_text_append_literal(&text, ",\"account\":");
+        if (account != ATTR_NO_ENTITY)
+            append_entity(&text, e, STORE_ACCOUNTS, account);
+        else
+            message_text_append_literal(&text, "null");
+        message_text_append_literal(&text, ",\"segments\":");
+        append_segment_refs(&text, e, STORE_USERS, index);
+        message_text_append_literal(&text, ",\"account_segments\":");
+        if (account != ATTR_NO_ENTITY)
+            append_segment_refs(&text, e, STORE_ACCOUNTS, account);
+        else
+            message_text_append_literal(&text, "[]");
+    } else {
+        message_text_append_literal(&text, ",\"account\":");
+        append_entity(&text, e, STORE_ACCOUNTS, index);
+        message_text_append_literal(&text, ",\"account_segments\":");
+        append_segment_refs(&text, e, STORE_ACCOUNTS, index);
+    }
+
+    if (update != NULL) {
+        message_text_append_literal(&text, ",\"changes\":");
+        append_changes(&text, e, kind, index, update);
+        if (kind == STORE_USERS) {
+            message_text_append_literal(&text, ",\"events\":");
+            append_json_value(&text, update->events);
+        }
+    }
+    message_text_append_literal(&text, update == NULL ? ",\"is_export\":true}"
+                                                      : ",\"is_export\":false}");
+
+    *length = text.length;
+    last_text_length = text.length;
+    result = message_text_finish(&text);
+    if (result == NULL)
+        *length = 0;
+    return result;
 }

@@ -23,6 +23,14 @@ struct json_object;
 struct json_object *message_build(entities *e, store_entity_kind kind, uint32_t index,
                                   const entity_update *update);
 
+/* The text of message_build() for the same arguments, written without
+ * building json-c objects: the same keys in the same order with the same
+ * values, and a message_id of its own. Returns a malloc'ed NUL-terminated
+ * text and its length in *length, or NULL when out of memory. Loop thread
+ * only. */
+char *message_build_text(entities *e, store_entity_kind kind, uint32_t index,
+                         const entity_update *update, size_t *length);
+
 /* Growing JSON text. failed sticks once an allocation failed, so a caller
  * checks once at the end (message_text_finish). */
 typedef struct message_text {

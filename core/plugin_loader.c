@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plugin_trust.h"
 #include "settings.h"
 
 #define NAME_MAX_LENGTH 63
@@ -327,13 +328,8 @@ plugin_load_status plugin_load(const char *path, plugin **loaded, char *reason,
         snprintf(reason, reason_size, "not a regular file");
         return PLUGIN_REJECTED;
     }
-    if ((st.st_mode & S_IWOTH) != 0) {
-        snprintf(reason, reason_size,
-                 "file is writable by every user (mode %04o), so anyone could "
-                 "replace the code wharfd runs; run chmod o-w on it",
-                 (unsigned)(st.st_mode & 07777));
+    if (plugin_trust_check_file(path, &st, reason, reason_size) != 0)
         return PLUGIN_REJECTED;
-    }
 
     status = check_elf_file(path, &st, reason, reason_size);
     if (status != PLUGIN_LOADED)

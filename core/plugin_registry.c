@@ -47,6 +47,12 @@ struct plugin_registry {
     file_entry *files;
     uv_timer_t *timer;
     int missing_directory_logged;
+
+    /* Owner and mode of the directory at the last scan. A rejection can
+     * name the directory, so a change to them retries rejected files. */
+    int directory_seen;
+    uid_t directory_uid;
+    mode_t directory_mode;
 };
 
 plugin_registry *plugin_registry_create(uv_loop_t *loop, const char *directory,
@@ -278,6 +284,25 @@ static void scan_file(plugin_registry *registry, file_entry *entry, const char *
     }
 }
 
+/* A chmod or chown of the directory gives every rejected file a fresh try. */
+static void retry_after_directory_change(plugin_registry *registry)
+{
+    struct stat st;
+
+    if (stat(registry->directory, &st) != 0)
+        return;
+    if (registry->directory_seen && (st.st_uid != registry->directory_uid ||
+                                     st.st_mode != registry->directory_mode)) {
+        for (file_entry *entry = registry->files; entry != NULL; entry = entry->next) {
+            if (entry->state == FILE_REJECTED)
+                entry->state = FILE_PENDING;
+        }
+    }
+    registry->directory_seen = 1;
+    registry->directory_uid = st.st_uid;
+    registry->directory_mode = st.st_mode;
+}
+
 void plugin_registry_scan(plugin_registry *registry, int initial)
 {
     size_t count;
@@ -297,6 +322,7 @@ void plugin_registry_scan(plugin_registry *registry, int initial)
         }
     }
 
+    retry_after_directory_change(registry);
     for (file_entry *entry = registry->files; entry != NULL; entry = entry->next)
         entry->seen = 0;
 

@@ -175,8 +175,7 @@ static void change_membership(segment_set *set, segment *s, uint32_t index, int 
     st->ops->membership_set(st, s->id, entity_id(set, s, index), member);
     update = entities_update_of(set->entities, kind_of(s), index);
     if (update != NULL)
-        json_object_array_add(member ? update->segments_entered : update->segments_left,
-                              json_object_new_string(s->id));
+        entities_update_add_segment(update, member, s->id);
     log_debug("segment %s: %s %s %s", s->id, s->type == SEGMENT_USERS ? "user" : "account",
               entity_id(set, s, index), member ? "entered" : "left");
 }
@@ -403,6 +402,7 @@ static void recompute_done(uv_work_t *work, int status)
                 left++;
         }
     }
+    entities_prepare_updates(set->entities);
     if (st->ops->commit(st) != 0) {
         st->ops->rollback(st);
         log_error("segment %s: cannot store memberships: %s", s->id, store_error(st));

@@ -45,7 +45,25 @@ typedef enum store_entity_kind {
     STORE_ACCOUNTS = 1
 } store_entity_kind;
 
+/* A message waiting for delivery to one connector (the durable queue), or
+ * given up on (a dead letter, dead non-zero). payload is the message as
+ * JSON text. */
+typedef struct store_delivery_row {
+    int64_t sequence; /* assigned by delivery_insert */
+    const char *connector_id;
+    store_entity_kind kind;
+    const char *entity_id;
+    const char *batch_id; /* NULL for automatic sync */
+    const char *payload;
+    int64_t created_ms;
+    unsigned attempt;        /* sends so far */
+    int64_t next_attempt_ms; /* not before this time */
+    int dead;
+    const char *reason; /* why it is a dead letter */
+} store_delivery_row;
+
 typedef int (*store_entity_fn)(const store_entity_row *row, void *user_data);
+typedef int (*store_delivery_fn)(const store_delivery_row *row, void *user_data);
 typedef int (*store_event_fn)(const store_event_row *row, void *user_data);
 typedef int (*store_membership_fn)(const char *segment_id, const char *entity_id,
                                    void *user_data);
@@ -77,6 +95,12 @@ typedef struct store_ops {
     /* Events of one user, latest event time first, at most limit. */
     int (*events_of_user)(store *store, const char *user_id, unsigned limit,
                           store_event_fn fn, void *user_data);
+    /* Events of one user in arrival order (sequence > after), at most
+     * limit; newest_first reverses the order, so the limit keeps the
+     * newest. */
+    int (*events_of_user_after)(store *store, const char *user_id, int64_t after,
+                                unsigned limit, int newest_first, store_event_fn fn,
+                                void *user_data);
     /* Every event in insertion order (to rebuild the in-memory index). */
     int (*events_each)(store *store, store_event_fn fn, void *user_data);
 
@@ -88,6 +112,46 @@ typedef struct store_ops {
                           int member);
     int (*membership_clear)(store *store, const char *segment_id);
     int (*membership_each)(store *store, store_membership_fn fn, void *user_data);
+
+    /* The delivery queue and dead letters. Writes join the transaction in
+     * progress (an ingest's, so its messages are stored with it), or else
+     * the deferred one. */
+    int (*delivery_insert)(store *store, store_delivery_row *row);
+    /* A new attempt count, not-before time and payload (NULL keeps it). */
+    int (*delivery_update)(store *store, int64_t sequence, unsigned attempt,
+                           int64_t next_attempt_ms, const char *payload);
+    /* Make it a dead letter with reason. */
+    int (*delivery_bury)(store *store, int64_t sequence, unsigned attempt, const char *reason);
+    int (*delivery_delete)(store *store, int64_t sequence);
+    /* Dead letters of a connector back to the queue (attempt 0, due now):
+     * the given sequences, or all when count is 0. *revived gets the count. */
+    int (*delivery_revive)(store *store, const char *connector_id, const int64_t *sequences,
+                           size_t count, int64_t *revived);
+    /* Delete every queued message and dead letter of a connector. */
+    int (*delivery_forget_connector)(store *store, const char *connector_id);
+    /* Rows of one connector (every connector when NULL) with the given dead
+     * flag and sequence > after, in sequence order, at most limit (0: no
+     * limit). */
+    int (*delivery_each)(store *store, const char *connector_id, int dead, int64_t after,
+                         unsigned limit, store_delivery_fn fn, void *user_data);
+    int (*delivery_count)(store *store, const char *connector_id, int dead, int64_t *count);
+
+    /* The member list of a manual batch, kept until the batch finishes so
+     * that a restart resumes it: an opaque blob. load calls fn once, or
+     * returns -ENOENT. */
+    int (*batch_members_save)(store *store, const char *batch_id, const void *blob,
+                              size_t size);
+    int (*batch_members_load)(store *store, const char *batch_id,
+                              void (*fn)(const void *blob, size_t size, void *user_data),
+                              void *user_data);
+    int (*batch_members_delete)(store *store, const char *batch_id);
+
+    /* Small writes outside an ingest (a delivered message deleted, a retry
+     * recorded) are grouped: defer_begin() opens a transaction unless one is
+     * open, and defer_commit() commits it. begin() commits an open deferred
+     * transaction first, so an ingest's commit never waits on them. */
+    int (*defer_begin)(store *store);
+    int (*defer_commit)(store *store);
 
     void (*close)(store *store);
 } store_ops;

@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store_sqlite_internal.h"
 
 /* Bump with each migration below; stored in PRAGMA user_version. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* Statements used on hot paths, prepared once. */
 typedef enum cached_statement {
@@ -177,6 +178,27 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  updated_at FROM accounts;"
     "DROP TABLE accounts;"
     "ALTER TABLE accounts_v3 RENAME TO accounts;",
+    /* 4: the durable delivery queue and dead letters. Rows are written in
+     * the transaction of the change that made them, so a stored change
+     * always has its messages stored too. */
+    "CREATE TABLE deliveries ("
+    "  sequence INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  connector_id TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  entity_id TEXT NOT NULL,"
+    "  batch_id TEXT,"
+    "  payload TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  attempt INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+    "  dead INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT"
+    ");"
+    "CREATE INDEX deliveries_queue ON deliveries (connector_id, dead, sequence);"
+    "CREATE TABLE batch_members ("
+    "  batch_id TEXT PRIMARY KEY,"
+    "  members BLOB NOT NULL"
+    ");",
 };
 
 static int fail(sqlite_store *s, const char *what)
@@ -279,7 +301,17 @@ static int exec_plain(sqlite_store *s, const char *sql, const char *what)
 
 static int sqlite_begin(store *base)
 {
-    return exec_plain((sqlite_store *)base, "BEGIN IMMEDIATE", "cannot begin a transaction");
+    sqlite_store *s = (sqlite_store *)base;
+
+    /* Only a deferred transaction can be open here: commit it first. */
+    if (!sqlite3_get_autocommit(s->db) && exec_plain(s, "COMMIT", "cannot commit") != 0)
+        return -EIO;
+    return exec_plain(s, "BEGIN IMMEDIATE", "cannot begin a transaction");
+}
+
+sqlite3 *store_sqlite_handle(store *base)
+{
+    return ((sqlite_store *)base)->db;
 }
 
 static int sqlite_commit(store *base)
@@ -651,6 +683,7 @@ static void sqlite_close(store *base)
              (long long)memory_used, cache_used, (long long)memory_peak);
 
     stop_checkpoints(s);
+    store_sqlite_delivery_close(base);
     for (int i = 0; i < SQL_CACHED_COUNT; i++)
         sqlite3_finalize(s->cached[i]);
     /* The last connection to close checkpoints the whole WAL. */
@@ -675,6 +708,7 @@ static const store_ops sqlite_ops = {
     .event_insert = event_insert,
     .events_move = events_move,
     .events_of_user = events_of_user,
+    .events_of_user_after = store_sqlite_events_of_user_after,
     .events_each = events_each,
     .segment_save = segment_save,
     .segment_delete = segment_delete,
@@ -682,6 +716,19 @@ static const store_ops sqlite_ops = {
     .membership_set = membership_set,
     .membership_clear = membership_clear,
     .membership_each = membership_each,
+    .delivery_insert = store_sqlite_delivery_insert,
+    .delivery_update = store_sqlite_delivery_update,
+    .delivery_bury = store_sqlite_delivery_bury,
+    .delivery_delete = store_sqlite_delivery_delete,
+    .delivery_revive = store_sqlite_delivery_revive,
+    .delivery_forget_connector = store_sqlite_delivery_forget_connector,
+    .delivery_each = store_sqlite_delivery_each,
+    .delivery_count = store_sqlite_delivery_count,
+    .batch_members_save = store_sqlite_batch_members_save,
+    .batch_members_load = store_sqlite_batch_members_load,
+    .batch_members_delete = store_sqlite_batch_members_delete,
+    .defer_begin = store_sqlite_defer_begin,
+    .defer_commit = store_sqlite_defer_commit,
     .close = sqlite_close,
 };
 

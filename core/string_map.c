@@ -1,19 +1,36 @@
 #include "string_map.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a, 32-bit: short keys, good spread, no allocation. */
+/* Eight bytes per step, then a final mix: keys are ids and emails of 20
+ * to 40 bytes, and hashing them a byte at a time (FNV-1a) showed in
+ * ingest profiles. The multipliers are the 64-bit golden ratio and the
+ * finalizer of MurmurHash3. */
 static uint32_t hash_key(const char *key)
 {
-    uint32_t hash = 2166136261u;
+    const unsigned char *bytes = (const unsigned char *)key;
+    size_t length = strlen(key);
+    uint64_t hash = 0x9e3779b97f4a7c15ull ^ length;
+    uint64_t word;
 
-    for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
-        hash ^= *p;
-        hash *= 16777619u;
+    for (; length >= 8; bytes += 8, length -= 8) {
+        memcpy(&word, bytes, 8);
+        hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+        hash ^= hash >> 29;
     }
-    return hash;
+    word = 0;
+    memcpy(&word, bytes, length);
+    hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdull;
+    hash ^= hash >> 33;
+    hash *= 0xc4ceb9fe1a85ec53ull;
+    hash ^= hash >> 33;
+    return (uint32_t)hash;
 }
 
 void string_map_init(string_map *map)

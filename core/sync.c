@@ -18,12 +18,6 @@
 #include "service.h"
 #include "sync_internal.h"
 
-/* Batch size when a plugin leaves max_batch_size at 0. */
-#define DEFAULT_BATCH_SIZE 100
-/* Attempts before a message that keeps asking for a retry is given up. */
-#define MAX_ATTEMPTS 5
-#define RETRY_BASE_MS 500
-#define RETRY_CAP_MS 60000
 #define PURGE_INTERVAL_MS (60 * 60 * 1000)
 
 int64_t sync_now_ms(void)
@@ -33,14 +27,6 @@ int64_t sync_now_ms(void)
     gettimeofday(&now, NULL);
     return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 }
-
-/* The data of a log line; fields that are 0, NULL or negative are left out. */
-typedef struct line_data {
-    unsigned attempt;
-    int status_code;
-    const char *reason;
-    int64_t retry_in_ms;
-} line_data;
 
 /* data as JSON text in the engine's scratch buffer, valid until the next
  * call. Keys come in this order: attempt, status_code, reason,
@@ -103,9 +89,8 @@ static void write_line(sync_engine *engine, const char *connector_id, const char
     engine->log_dirty = 1;
 }
 
-/* A log line about an outgoing message. */
-static void write_item_line(sync_engine *engine, const char *connector_id, const outgoing *item,
-                            sync_outcome outcome, const line_data *data)
+void sync_log_item(sync_engine *engine, const char *connector_id, const outgoing *item,
+                   sync_outcome outcome, const line_data *data)
 {
     write_line(engine, connector_id, sync_message_name(item->kind, outcome), item->user_id,
                item->account_id, item->claims_text,
@@ -176,328 +161,6 @@ const char *sync_message_name(store_entity_kind kind, sync_outcome outcome)
     return kind == STORE_USERS ? user_names[outcome] : account_names[outcome];
 }
 
-sync_queue *sync_queue_of(sync_engine *engine, const char *connector_id)
-{
-    sync_queue *q;
-
-    for (q = engine->queues; q != NULL; q = q->next) {
-        if (strcmp(q->connector_id, connector_id) == 0)
-            return q;
-    }
-    q = calloc(1, sizeof(*q));
-    if (q == NULL)
-        return NULL;
-    snprintf(q->connector_id, sizeof(q->connector_id), "%s", connector_id);
-    q->engine = engine;
-    q->next = engine->queues;
-    engine->queues = q;
-    return q;
-}
-
-outgoing *sync_outgoing_new(sync_engine *engine, store_entity_kind kind, uint32_t index,
-                            json_object *message, manual_batch *batch)
-{
-    outgoing *item = calloc(1, sizeof(*item));
-
-    if (item == NULL) {
-        json_object_put(message);
-        return NULL;
-    }
-    item->message = message;
-    item->kind = kind;
-    item->batch = batch;
-    entity_log_fields(engine, kind, index, item->user_id, item->account_id, &item->claims_text);
-    return item;
-}
-
-static void outgoing_free(outgoing *item)
-{
-    json_object_put(item->message);
-    free(item->claims_text);
-    free(item);
-}
-
-void sync_queue_push(sync_queue *q, outgoing *item)
-{
-    item->next = NULL;
-    if (q->tail != NULL)
-        q->tail->next = item;
-    else
-        q->head = item;
-    q->tail = item;
-    q->length++;
-}
-
-static outgoing *queue_pop(sync_queue *q)
-{
-    outgoing *item = q->head;
-
-    if (item == NULL)
-        return NULL;
-    q->head = item->next;
-    if (q->head == NULL)
-        q->tail = NULL;
-    q->length--;
-    item->next = NULL;
-    return item;
-}
-
-static size_t batch_size_of(const connector *c)
-{
-    size_t size = c->instance->plugin->descriptor.max_batch_size;
-
-    return size == 0 ? DEFAULT_BATCH_SIZE : size;
-}
-
-/* Record a final outcome for a message of a manual batch. */
-static void count_outcome(sync_engine *engine, outgoing *item, wharf_result_kind kind)
-{
-    manual_batch *batch = item->batch;
-
-    if (batch == NULL)
-        return;
-    if (kind == WHARF_RESULT_SUCCESS)
-        batch->sent++;
-    else if (kind == WHARF_RESULT_SKIP)
-        batch->skipped++;
-    else
-        batch->failed++;
-    batch->outstanding--;
-    manual_batch_progress(engine, batch);
-}
-
-/* A batch of messages handed to the plugin. */
-typedef struct flight {
-    sync_engine *engine;
-    char connector_id[40];
-    outgoing **items;
-    size_t count;
-} flight;
-
-struct retry_timer {
-    uv_timer_t handle;
-    sync_engine *engine;
-    char connector_id[40];
-    outgoing *items; /* chained through next */
-    struct retry_timer *next; /* in engine->retries */
-};
-
-static void unlink_retry(sync_engine *engine, retry_timer *timer)
-{
-    for (retry_timer **link = &engine->retries; *link != NULL; link = &(*link)->next) {
-        if (*link == timer) {
-            *link = timer->next;
-            return;
-        }
-    }
-}
-
-static void close_retry_timer(uv_handle_t *handle)
-{
-    free(handle->data);
-}
-
-static void on_retry_timer(uv_timer_t *handle)
-{
-    retry_timer *timer = handle->data;
-    sync_queue *q = sync_queue_of(timer->engine, timer->connector_id);
-    outgoing *item = timer->items;
-
-    while (item != NULL) {
-        outgoing *next = item->next;
-        if (q != NULL)
-            sync_queue_push(q, item);
-        else
-            outgoing_free(item);
-        item = next;
-    }
-    timer->items = NULL;
-    unlink_retry(timer->engine, timer);
-    uv_close((uv_handle_t *)handle, close_retry_timer);
-    if (q != NULL)
-        sync_pump(timer->engine, q);
-}
-
-/* Exponential backoff with full jitter, unless the destination named a delay. */
-static uint64_t retry_delay_ms(unsigned attempt, int64_t asked_ms)
-{
-    uint64_t ceiling;
-
-    if (asked_ms >= 0)
-        return (uint64_t)asked_ms;
-    ceiling = (uint64_t)RETRY_BASE_MS << (attempt < 10 ? attempt : 10);
-    if (ceiling > RETRY_CAP_MS)
-        ceiling = RETRY_CAP_MS;
-    return (uint64_t)(rand() % (int)ceiling) + 1;
-}
-
-static void schedule_retry(sync_engine *engine, const char *connector_id, outgoing *item,
-                           uint64_t delay_ms)
-{
-    retry_timer *timer = calloc(1, sizeof(*timer));
-
-    if (timer == NULL || engine->stopping) {
-        line_data data = {
-            .reason = engine->stopping ? "wharfd is stopping; the retry was dropped"
-                                       : "out of memory scheduling a retry",
-            .retry_in_ms = -1,
-        };
-
-        free(timer);
-        write_item_line(engine, connector_id, item, SYNC_ERROR, &data);
-        count_outcome(engine, item, WHARF_RESULT_ERROR);
-        outgoing_free(item);
-        return;
-    }
-    timer->engine = engine;
-    snprintf(timer->connector_id, sizeof(timer->connector_id), "%s", connector_id);
-    timer->items = item;
-    item->next = NULL;
-    uv_timer_init(engine->service->loop, &timer->handle);
-    timer->handle.data = timer;
-    uv_timer_start(&timer->handle, on_retry_timer, delay_ms, 0);
-    timer->next = engine->retries;
-    engine->retries = timer;
-}
-
-static void on_batch_done(wharf_batch *batch, void *user_data)
-{
-    flight *f = user_data;
-    sync_engine *engine = f->engine;
-    sync_queue *q = sync_queue_of(engine, f->connector_id);
-
-    for (size_t i = 0; i < f->count; i++) {
-        outgoing *item = f->items[i];
-        const batch_result *result = batch_result_at(batch, i);
-        line_data data = {
-            .attempt = item->attempt,
-            .status_code = result->status_code,
-            .reason = result->reason,
-            .retry_in_ms = -1,
-        };
-        char reason[600];
-
-        if (result->kind == WHARF_RESULT_RETRY && item->attempt < MAX_ATTEMPTS) {
-            uint64_t delay = retry_delay_ms(item->attempt, result->retry_after_ms);
-
-            data.retry_in_ms = (int64_t)delay;
-            write_item_line(engine, f->connector_id, item, SYNC_RETRY, &data);
-            schedule_retry(engine, f->connector_id, item, delay);
-            continue;
-        }
-        if (result->kind == WHARF_RESULT_RETRY) {
-            snprintf(reason, sizeof(reason), "gave up after %u attempts: %s", item->attempt,
-                     result->reason != NULL ? result->reason : "retry requested");
-            data.reason = reason;
-        }
-        write_item_line(engine, f->connector_id, item,
-                        result->kind == WHARF_RESULT_SUCCESS ? SYNC_SUCCESS
-                        : result->kind == WHARF_RESULT_SKIP  ? SYNC_SKIP
-                                                             : SYNC_ERROR,
-                        &data);
-        count_outcome(engine, item,
-                      result->kind == WHARF_RESULT_RETRY ? WHARF_RESULT_ERROR : result->kind);
-        outgoing_free(item);
-    }
-
-    batch_free(batch);
-    free(f->items);
-    free(f);
-    if (q != NULL) {
-        q->in_flight--;
-        sync_pump(engine, q);
-    }
-}
-
-/* Fail every queued message of a connector that cannot send. */
-static void drain_queue(sync_engine *engine, sync_queue *q, const char *reason)
-{
-    line_data data = {.reason = reason, .retry_in_ms = -1};
-    outgoing *item;
-
-    while ((item = queue_pop(q)) != NULL) {
-        write_item_line(engine, q->connector_id, item, SYNC_ERROR, &data);
-        count_outcome(engine, item, WHARF_RESULT_ERROR);
-        outgoing_free(item);
-    }
-}
-
-void sync_pump(sync_engine *engine, sync_queue *q)
-{
-    connector *c;
-
-    if (engine->pumping || engine->stopping || engine->service->connectors == NULL)
-        return;
-    c = connector_find(engine->service->connectors, q->connector_id);
-    if (c == NULL) {
-        drain_queue(engine, q, "connector was deleted");
-        manual_batch_fail_connector(engine, q->connector_id, "connector was deleted");
-        return;
-    }
-    if (c->instance == NULL) {
-        char reason[600];
-        snprintf(reason, sizeof(reason), "connector is not running: %s",
-                 c->error != NULL ? c->error : "no plugin instance");
-        drain_queue(engine, q, reason);
-        manual_batch_fail_connector(engine, q->connector_id, reason);
-        return;
-    }
-
-    engine->pumping = 1;
-    while (q->in_flight < c->max_connections) {
-        size_t size = batch_size_of(c);
-        json_object **messages;
-        flight *f;
-        wharf_batch *batch;
-        size_t n;
-
-        if (q->length == 0)
-            manual_batch_refill(engine, q, size);
-        if (q->length == 0)
-            break;
-        n = q->length < size ? q->length : size;
-
-        f = calloc(1, sizeof(*f));
-        messages = calloc(n, sizeof(*messages));
-        if (f != NULL)
-            f->items = calloc(n, sizeof(*f->items));
-        if (f == NULL || messages == NULL || f->items == NULL) {
-            log_error("connector %s: out of memory building a batch", q->connector_id);
-            if (f != NULL)
-                free(f->items);
-            free(f);
-            free(messages);
-            break;
-        }
-        f->engine = engine;
-        snprintf(f->connector_id, sizeof(f->connector_id), "%s", q->connector_id);
-        f->count = n;
-        for (size_t i = 0; i < n; i++) {
-            outgoing *item = queue_pop(q);
-            line_data data = {.retry_in_ms = -1};
-
-            item->attempt++;
-            f->items[i] = item;
-            messages[i] = item->message;
-            data.attempt = item->attempt;
-            write_item_line(engine, q->connector_id, item, SYNC_START, &data);
-        }
-        batch = batch_create(c->instance, messages, n);
-        free(messages);
-        if (batch == NULL) {
-            log_error("connector %s: out of memory building a batch", q->connector_id);
-            for (size_t i = 0; i < n; i++)
-                sync_queue_push(q, f->items[i]);
-            free(f->items);
-            free(f);
-            break;
-        }
-        q->in_flight++;
-        batch_run(batch, on_batch_done, f);
-    }
-    engine->pumping = 0;
-}
-
 /* Is any id of ids (a JSON array of segment ids) in the whitelist? */
 static int any_whitelisted(const json_object *whitelist, const json_object *ids)
 {
@@ -538,24 +201,106 @@ static void describe_whitelist(sync_engine *engine, const json_object *whitelist
     }
 }
 
-/* Decide and enqueue (or log a skip) for one update and one connector. */
+static int stage(sync_engine *engine, const char *connector_id, outgoing *item)
+{
+    if (engine->staged_count == engine->staged_capacity) {
+        size_t capacity = engine->staged_capacity == 0 ? 64 : engine->staged_capacity * 2;
+        staged_message *grown = realloc(engine->staged, capacity * sizeof(*grown));
+
+        if (grown == NULL)
+            return -1;
+        engine->staged = grown;
+        engine->staged_capacity = capacity;
+    }
+    snprintf(engine->staged[engine->staged_count].connector_id,
+             sizeof(engine->staged[0].connector_id), "%s", connector_id);
+    engine->staged[engine->staged_count].item = item;
+    engine->staged_count++;
+    return 0;
+}
+
+static void drop_staged(sync_engine *engine)
+{
+    for (size_t i = 0; i < engine->staged_count; i++)
+        sync_outgoing_free(engine->staged[i].item);
+    engine->staged_count = 0;
+}
+
+/* An older automatic message for the same entity, still waiting in this
+ * transaction's staged messages or in the connector's window. */
+static outgoing *older_waiting(sync_engine *engine, const char *connector_id,
+                               store_entity_kind kind, uint32_t index, int *staged_at)
+{
+    sync_queue *q;
+
+    for (size_t i = engine->staged_count; i-- > 0;) {
+        outgoing *item = engine->staged[i].item;
+        if (item != NULL && item->kind == kind && item->index == index &&
+            strcmp(engine->staged[i].connector_id, connector_id) == 0) {
+            *staged_at = (int)i;
+            return item;
+        }
+    }
+    *staged_at = -1;
+    q = sync_queue_of(engine, connector_id);
+    return q != NULL ? sync_queue_find_waiting(q, kind, index) : NULL;
+}
+
+/* Replace an older waiting message by item, folding its changes and
+ * events into item's. */
+static void coalesce(sync_engine *engine, connector *c, outgoing *older, int staged_at,
+                     outgoing *item)
+{
+    store *st = engine->service->store;
+    json_object *older_message;
+
+    if (older->message == NULL && older->payload != NULL)
+        older->message = json_tokener_parse(older->payload);
+    older_message = older->message;
+    if (older_message == NULL)
+        return;
+    message_coalesce(older_message, item->message);
+    if (older->sequence > 0 && st->ops->delivery_delete(st, older->sequence) != 0)
+        sync_queue_store_failed(engine, "cannot replace a queued message");
+    {
+        line_data data = {.reason = "replaced by a newer message for the same entity, which "
+                                    "carries its changes and events (delivery.coalesce)",
+                          .retry_in_ms = -1};
+        sync_log_item(engine, c->id, older, SYNC_SKIP, &data);
+    }
+    if (staged_at >= 0) {
+        engine->staged[staged_at].item = NULL;
+    } else {
+        sync_queue *q = sync_queue_of(engine, c->id);
+        if (q != NULL) {
+            sync_queue_remove(q, older);
+            q->counters.skipped++;
+        }
+    }
+    sync_outgoing_free(older);
+}
+
+/* Decide and store a message (or log a skip) for one update and one
+ * connector, inside the transaction of the change. */
 static void route_update(sync_engine *engine, connector *c, const entity_update *update)
 {
     entities *e = engine->service->entities;
+    store *st = engine->service->store;
     const json_object *whitelist = update->kind == STORE_USERS ? c->user_segments : c->account_segments;
     const char *setting = update->kind == STORE_USERS ? "synchronized_user_segments"
                                                       : "synchronized_account_segments";
     const char *noun = update->kind == STORE_USERS ? "user" : "account";
     char reason[1024];
     json_object *current;
-    sync_queue *q;
     outgoing *item;
+    const char *payload;
     int send;
 
     if (c->instance == NULL) {
         snprintf(reason, sizeof(reason), "connector is not running: %s",
                  c->error != NULL ? c->error : "no plugin instance");
         sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
+        sync_events_note_skip(engine, c->id, update);
         return;
     }
     /* A plugin that does not take this entity type never hears of it. */
@@ -568,6 +313,7 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
                  "%s is empty, so no %s is sent automatically; add segment ids or \"ALL\" to it",
                  setting, noun);
         sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
+        sync_events_note_skip(engine, c->id, update);
         return;
     }
 
@@ -582,26 +328,62 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
                  "%s is in none of the segments in %s (%s) and did not just leave one", noun,
                  setting, names);
         sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
+        sync_events_note_skip(engine, c->id, update);
         return;
     }
 
-    q = sync_queue_of(engine, c->id);
-    item = q != NULL ? sync_outgoing_new(engine, update->kind, update->index,
-                                         message_build(e, update->kind, update->index, update), NULL)
-                     : NULL;
+    item = sync_outgoing_new(engine, update->kind, update->index,
+                             message_build(e, update->kind, update->index, update), NULL);
     if (item == NULL) {
         log_error("connector %s: out of memory queueing a message", c->id);
         return;
     }
-    sync_queue_push(q, item);
+    {
+        json_object *events = sync_events_pending(engine, c->id, update);
+        if (events != NULL)
+            json_object_object_add(item->message, "events", events);
+    }
+    if (c->delivery.coalesce) {
+        int staged_at;
+        outgoing *older = older_waiting(engine, c->id, update->kind, update->index, &staged_at);
+        if (older != NULL)
+            coalesce(engine, c, older, staged_at, item);
+    }
+
+    payload = sync_outgoing_payload(item);
+    {
+        store_delivery_row row = {
+            .connector_id = c->id,
+            .kind = update->kind,
+            .entity_id = update->kind == STORE_USERS ? item->user_id : item->account_id,
+            .payload = payload != NULL ? payload : "{}",
+            .created_ms = item->created_ms,
+        };
+        if (payload == NULL || st->ops->delivery_insert(st, &row) != 0) {
+            log_error("connector %s: cannot queue a message for %s %s: %s", c->id, noun,
+                      row.entity_id, payload == NULL ? "out of memory" : store_error(st));
+            sync_outgoing_free(item);
+            return;
+        }
+        item->sequence = row.sequence;
+    }
+    if (stage(engine, c->id, item) != 0) {
+        /* The row commits and is read back from the store. */
+        sync_queue *q = sync_queue_of(engine, c->id);
+        if (q != NULL)
+            q->spilled = 1;
+        sync_outgoing_free(item);
+    }
 }
 
-void sync_on_updates(void *user_data, const entity_update *updates, size_t count)
+void sync_prepare_updates(void *user_data, const entity_update *updates, size_t count)
 {
     sync_engine *engine = user_data;
     service *svc = engine->service;
 
-    if (svc->connectors == NULL)
+    /* Left over from a transaction that rolled back. */
+    drop_staged(engine);
+    if (svc->connectors == NULL || engine->stopping)
         return;
     for (size_t i = 0; i < count; i++) {
         if (updates[i].index == ATTR_NO_ENTITY)
@@ -609,21 +391,57 @@ void sync_on_updates(void *user_data, const entity_update *updates, size_t count
         for (connector *c = connector_first(svc->connectors); c != NULL; c = c->next)
             route_update(engine, c, &updates[i]);
     }
+}
+
+void sync_on_updates(void *user_data, const entity_update *updates, size_t count)
+{
+    sync_engine *engine = user_data;
+
+    (void)updates;
+    (void)count;
+    /* The transaction committed: its messages join their queues. */
+    for (size_t i = 0; i < engine->staged_count; i++) {
+        outgoing *item = engine->staged[i].item;
+        sync_queue *q;
+
+        if (item == NULL)
+            continue;
+        q = sync_queue_of(engine, engine->staged[i].connector_id);
+        if (q != NULL)
+            sync_queue_push(q, item);
+        else
+            sync_outgoing_free(item);
+        engine->staged[i].item = NULL;
+    }
+    engine->staged_count = 0;
     for (sync_queue *q = engine->queues; q != NULL; q = q->next) {
-        if (q->length > 0)
+        if (q->length > 0 || q->spilled)
             sync_pump(engine, q);
     }
 }
 
 void sync_connector_removed(sync_engine *engine, const char *connector_id)
 {
+    store *st = engine->service->store;
+
     for (sync_queue *q = engine->queues; q != NULL; q = q->next) {
         if (strcmp(q->connector_id, connector_id) == 0) {
-            drain_queue(engine, q, "connector was deleted");
+            sync_queue_drain(engine, q, "connector was deleted");
             break;
         }
     }
     manual_batch_fail_connector(engine, connector_id, "connector was deleted");
+    if (st->ops->delivery_forget_connector(st, connector_id) != 0)
+        log_error("connector %s: cannot delete its queued messages and dead letters: %s",
+                  connector_id, store_error(st));
+}
+
+void sync_connector_started(sync_engine *engine, const char *connector_id)
+{
+    sync_queue *q = sync_queue_of(engine, connector_id);
+
+    if (q != NULL)
+        sync_pump(engine, q);
 }
 
 static int add_line(const log_line *line, void *user_data)
@@ -689,11 +507,21 @@ json_object *sync_logs_read(sync_engine *engine, const char *connector_id, const
     return body;
 }
 
-/* Commit the log lines written during this loop iteration. */
+/* Commit the log lines and queue changes of this loop iteration. */
 static void on_check(uv_check_t *handle)
 {
     sync_engine *engine = handle->data;
+    store *st = engine->service->store;
 
+    if (engine->resume_pending && engine->service->connectors != NULL) {
+        engine->resume_pending = 0;
+        manual_batch_resume(engine);
+        for (connector *c = connector_first(engine->service->connectors); c != NULL; c = c->next)
+            sync_connector_started(engine, c->id);
+    }
+    manual_batch_save_progress(engine, 0);
+    if (st->ops->defer_commit(st) != 0)
+        sync_queue_store_failed(engine, "cannot commit queue changes");
     if (!engine->log_dirty)
         return;
     engine->log_dirty = 0;
@@ -746,33 +574,50 @@ int sync_engine_start(sync_engine *engine)
     uv_check_start(&engine->check, on_check);
     uv_timer_init(loop, &engine->purge_timer);
     engine->purge_timer.data = engine;
+    uv_timer_init(loop, &engine->drain_timer);
+    engine->drain_timer.data = engine;
     purge(engine);
     engine->started = 1;
+    /* Queued messages and running batches from before the restart go out
+     * once the connectors are restored. */
+    engine->resume_pending = 1;
     return uv_timer_start(&engine->purge_timer, on_purge_timer, PURGE_INTERVAL_MS,
                           PURGE_INTERVAL_MS);
 }
 
 void sync_engine_stop(sync_engine *engine)
 {
+    store *st;
+
     if (engine == NULL || !engine->started)
         return;
+    st = engine->service->store;
     engine->stopping = 1;
+    engine->started = 0;
+    drop_staged(engine);
+    manual_batch_save_progress(engine, 1);
+    if (st->ops->defer_commit(st) != 0)
+        sync_queue_store_failed(engine, "cannot commit queue changes");
+    engine->store->ops->log_flush(engine->store);
     uv_close((uv_handle_t *)&engine->check, NULL);
     uv_close((uv_handle_t *)&engine->purge_timer, NULL);
-    /* NOTE: queued and retrying messages are lost at shutdown; a durable
-     * queue would keep them. */
-    while (engine->retries != NULL) {
-        retry_timer *timer = engine->retries;
-        engine->retries = timer->next;
-        while (timer->items != NULL) {
-            outgoing *next = timer->items->next;
-            outgoing_free(timer->items);
-            timer->items = next;
-        }
-        uv_timer_stop(&timer->handle);
-        uv_close((uv_handle_t *)&timer->handle, close_retry_timer);
-    }
-    engine->started = 0;
+    uv_close((uv_handle_t *)&engine->drain_timer, NULL);
+    for (sync_queue *q = engine->queues; q != NULL; q = q->next)
+        uv_close((uv_handle_t *)&q->wake, NULL);
+}
+
+void sync_engine_flush(sync_engine *engine)
+{
+    store *st;
+
+    if (engine == NULL)
+        return;
+    st = engine->service->store;
+    /* Results of requests cancelled at shutdown arrive after stop. */
+    manual_batch_save_progress(engine, 1);
+    if (st != NULL && st->ops->defer_commit(st) != 0)
+        sync_queue_store_failed(engine, "cannot commit queue changes");
+    engine->store->ops->log_flush(engine->store);
 }
 
 void sync_engine_free(sync_engine *engine)
@@ -781,12 +626,11 @@ void sync_engine_free(sync_engine *engine)
         return;
     while (engine->queues != NULL) {
         sync_queue *q = engine->queues;
-        outgoing *item;
         engine->queues = q->next;
-        while ((item = queue_pop(q)) != NULL)
-            outgoing_free(item);
-        free(q);
+        sync_queue_free(q);
     }
+    drop_staged(engine);
+    free(engine->staged);
     manual_batch_free_all(engine);
     engine->store->ops->close(engine->store);
     free(engine->data_text.data);

@@ -32,12 +32,48 @@ sync_engine *sync_engine_create(struct service *service, unsigned log_retention_
 int sync_engine_start(sync_engine *engine);
 
 /* Close the handles; batches still in flight complete while the loop runs
- * on (their connectors cancel requests when they stop). */
+ * on (their connectors cancel requests when they stop), and their messages
+ * stay queued for the next start unless they succeeded. */
 void sync_engine_stop(sync_engine *engine);
 void sync_engine_free(sync_engine *engine);
 
-/* entities_update_fn: one message per connector that wants it. */
+/* entities_update_fn for the prepare hook: decide, per connector, and
+ * store each message in the transaction of the change. */
+void sync_prepare_updates(void *engine, const entity_update *updates, size_t count);
+
+/* entities_update_fn for the update hook: the transaction committed, so
+ * its messages join their queues. */
 void sync_on_updates(void *engine, const entity_update *updates, size_t count);
+
+/* A connector's plugin instance started: send what waits for it. */
+void sync_connector_started(sync_engine *engine, const char *connector_id);
+
+/* Graceful stop: send nothing new and call done once every request in
+ * flight has its results, or after timeout_ms. What is still queued stays
+ * in the store for the next start. */
+void sync_engine_drain(sync_engine *engine, uint64_t timeout_ms, void (*done)(void *),
+                       void *data);
+
+/* Commit what results that arrived after sync_engine_stop() changed; call
+ * before closing the store. */
+void sync_engine_flush(sync_engine *engine);
+
+/* GET /api/v1/connectors/{id}/dead-letters: {"dead_letters": [...],
+ * "next_after"}; after and limit page through them. NULL with error on a
+ * store failure. */
+struct json_object *sync_dead_letters_list(sync_engine *engine, const char *connector_id,
+                                           int64_t after, unsigned limit, char *error,
+                                           size_t error_size);
+
+/* Re-queue dead letters of a connector: the ids given, or all when count
+ * is 0. Returns the number re-queued, or -1 with error. */
+int64_t sync_dead_letters_resend(sync_engine *engine, const char *connector_id,
+                                 const int64_t *ids, size_t count, char *error,
+                                 size_t error_size);
+
+/* Prometheus text exposition of the delivery metrics; the caller frees
+ * it. */
+char *sync_metrics_text(sync_engine *engine);
 
 /* segment_ready_fn: start manual batches waiting for this segment. */
 void sync_on_segment_ready(void *engine, struct segment *segment);

@@ -216,7 +216,12 @@ static pooled_value *new_value(attr_type type, const char *text, size_t length, 
 
 const pooled_value *value_pool_intern_string(value_pool *pool, const char *text, size_t length)
 {
-    uint32_t hash = utf8_hash(text, length);
+    return value_pool_intern_string_hashed(pool, text, length, utf8_hash(text, length));
+}
+
+const pooled_value *value_pool_intern_string_hashed(value_pool *pool, const char *text,
+                                                    size_t length, uint32_t hash)
+{
     pooled_value *value;
     size_t slot;
 
@@ -434,6 +439,13 @@ int value_pool_intern_json_value(value_pool *pool, const json_object *json, attr
         return -ENOMEM;
     }
     return 0;
+}
+
+void value_pool_retain_value(const attr_value *value)
+{
+    if (value->type == ATTR_TYPE_STRING || value->type == ATTR_TYPE_ARRAY ||
+        value->type == ATTR_TYPE_OBJECT)
+        ((pooled_value *)value->payload.pooled)->references++;
 }
 
 void value_pool_release_value(value_pool *pool, const attr_value *value)

@@ -45,6 +45,11 @@ void value_pool_free(value_pool *pool);
 const pooled_value *value_pool_intern_string(value_pool *pool, const char *text,
                                              size_t length);
 
+/* value_pool_intern_string() for a caller that has the utf8_hash() of the
+ * text already. */
+const pooled_value *value_pool_intern_string_hashed(value_pool *pool, const char *text,
+                                                    size_t length, uint32_t hash);
+
 /* The pooled array or object with the JSON text of value, added if new,
  * with one more reference for the caller; NULL when out of memory. */
 const pooled_value *value_pool_intern_json(value_pool *pool, const struct json_object *value);
@@ -69,6 +74,10 @@ int value_pool_scalar_from_json(const struct json_object *json, attr_value *valu
  * ATTR_TYPE_NONE. Returns 0 or -ENOMEM. */
 int value_pool_intern_json_value(value_pool *pool, const struct json_object *json,
                                  attr_value *value);
+
+/* Take one more reference on the pooled value an attr_value points to, if
+ * any. */
+void value_pool_retain_value(const attr_value *value);
 
 /* Drop the reference an attr_value holds, if it points into the pool. */
 void value_pool_release_value(value_pool *pool, const attr_value *value);

@@ -1,5 +1,5 @@
 /*
- * Wharf connector plugin ABI, version 1.0: what wharfd offers a plugin.
+ * Wharf connector plugin ABI, version 1.1: what wharfd offers a plugin.
  *
  * wharfd hands every plugin instance a pointer to one wharf_host table. The
  * table only ever grows at its end: a plugin built against a later minor
@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 #define WHARF_ABI_MAJOR 1
-#define WHARF_ABI_MINOR 0
+#define WHARF_ABI_MINOR 1
 
 #if defined(__GNUC__) || defined(__clang__)
 #define WHARF_PRINTF_LIKE(fmt_index, args_index)                              \
@@ -168,6 +168,18 @@ typedef struct wharf_host {
                                 uint64_t repeat_ms, wharf_timer_fn fn,
                                 void *user_data);
     void (*timer_stop)(wharf_timer *timer);
+
+    /* Added in ABI 1.1: check that host->struct_size covers this field and
+     * that it is not NULL before calling it.
+     *
+     * Thread-safe. The message at index as compact JSON text with the same
+     * content as batch_message() returns, and its length in *length. NULL
+     * when index is out of range, or when wharfd keeps that message only as
+     * an object: then use batch_message(). The text is NUL-terminated and
+     * valid until the batch is freed. Copying it into a request body spares
+     * the plugin json-c's serialisation. */
+    const char *(*batch_message_text)(const wharf_batch *batch, size_t index,
+                                      size_t *length);
 } wharf_host;
 
 #ifdef __cplusplus

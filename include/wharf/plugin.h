@@ -1,5 +1,5 @@
 /*
- * Wharf connector plugin ABI, version 1.0: what a plugin shared object
+ * Wharf connector plugin ABI, version 1.1: what a plugin shared object
  * exports.
  *
  * A plugin exports one function named by WHARF_PLUGIN_ENTRY_SYMBOL that

@@ -1,14 +1,17 @@
 /*
  * send() for the webhook: one POST per encoded chunk, all started at once
- * (wharfd queues them behind the connector's connection limit). Each
- * response sets the result of every message of its chunk, and the last one
+ * (wharfd queues them behind the connector's connection limit). A response
+ * sets the result of every message of its chunk, or one result per message
+ * when a 2xx body carries "results" (webhook_results.h), and the last one
  * to finish completes the batch.
  */
 #include "webhook.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "webhook_results.h"
 #include "wharf/sdk/http_result.h"
 
 typedef struct webhook_send_state webhook_send_state;
@@ -47,6 +50,47 @@ static void set_chunk_result(const webhook_send_state *state, const webhook_chun
     }
 }
 
+/* Apply the per-message results of a 2xx body to the chunk's messages that
+ * were in the request body, in order. Messages that already have a result
+ * (from encode()) were left out of the body. Returns 0, or -ENOMEM with no
+ * result set. */
+static int set_item_results(const webhook_send_state *state, const webhook_chunk *chunk,
+                            const wharf_http_response *response)
+{
+    const wharf_host *host = state->hook->host;
+    const char *content_type = NULL;
+    webhook_item_result *items;
+    size_t position = 0;
+    size_t i;
+    int rc;
+
+    items = calloc(chunk->written, sizeof(*items));
+    if (items == NULL)
+        return -ENOMEM;
+    if (host->http_response_header != NULL)
+        content_type = host->http_response_header(response, "Content-Type");
+    rc = webhook_results_parse(response->status, content_type, response->body,
+                               response->body_size, items, chunk->written);
+    if (rc != 0) {
+        free(items);
+        return rc;
+    }
+
+    for (i = 0; i < chunk->count && position < chunk->written; i++) {
+        size_t index = state->encoded->indexes[chunk->first + i];
+        const webhook_item_result *item;
+
+        if (host->batch_has_result(state->batch, index))
+            continue;
+        item = &items[position++];
+        host->batch_set_result(state->batch, index, item->kind, (int)response->status,
+                               item->retry_after_ms,
+                               item->kind == WHARF_RESULT_SUCCESS ? NULL : item->reason);
+    }
+    free(items);
+    return 0;
+}
+
 static void release_request(webhook_send_state *state)
 {
     const wharf_host *host = state->hook->host;
@@ -62,6 +106,18 @@ static void release_request(webhook_send_state *state)
     host->batch_complete(batch);
 }
 
+static void log_finished(const webhook_request *request, const wharf_http_response *response,
+                         const char *outcome)
+{
+    const webhook_send_state *state = request->state;
+    const webhook *hook = state->hook;
+
+    hook->host->log(hook->connector, WHARF_LOG_DEBUG,
+                    "request %zu of %zu (%zu messages) finished in %.3f s: %s",
+                    request->number, state->encoded->chunk_count, request->chunk->written,
+                    response->total_seconds, outcome);
+}
+
 static void request_done(void *user_data, const wharf_http_response *response)
 {
     webhook_request *request = user_data;
@@ -70,16 +126,26 @@ static void request_done(void *user_data, const wharf_http_response *response)
     wharf_http_result result;
 
     wharf_http_result_from_response(hook->host, response, &result);
+
+    /* A body cut at the response size limit cannot be read, so its status
+     * alone decides, as for any other response. */
+    if (result.kind == WHARF_RESULT_SUCCESS && response->error == WHARF_HTTP_OK) {
+        if (set_item_results(state, request->chunk, response) == 0) {
+            log_finished(request, response, "2xx, results per message from the body");
+            release_request(state);
+            return;
+        }
+        result.kind = WHARF_RESULT_RETRY;
+        snprintf(result.reason, sizeof(result.reason),
+                 "out of memory while reading the response body");
+    }
+
     set_chunk_result(state, request->chunk, result.kind, result.status_code,
                      result.retry_after_ms,
                      result.kind == WHARF_RESULT_SUCCESS ? NULL : result.reason);
 
-    hook->host->log(hook->connector, WHARF_LOG_DEBUG,
-                    "request %zu of %zu (%zu messages) finished in %.3f s: %s",
-                    request->number, state->encoded->chunk_count, request->chunk->written,
-                    response->total_seconds,
-                    result.kind == WHARF_RESULT_SUCCESS ? "success" : result.reason);
-
+    log_finished(request, response,
+                 result.kind == WHARF_RESULT_SUCCESS ? "success" : result.reason);
     release_request(state);
 }
 

@@ -182,10 +182,13 @@ class Wharfd:
     are extra command-line arguments, env extra environment variables.
     check_exit=True makes __exit__ fail when wharfd did not exit with code 0
     after SIGTERM (a crash on shutdown, or a leak under valgrind or ASan).
+    admin_token, if given, is sent as "Authorization: Bearer TOKEN" by
+    request() unless the caller passes its own Authorization header; it does
+    not configure wharfd, which the caller does with args or config_text.
     """
 
     def __init__(self, plugins_dir=None, data_dir=None, args=(), config_text=None,
-                 env=None, listen="127.0.0.1:0", check_exit=True):
+                 env=None, listen="127.0.0.1:0", check_exit=True, admin_token=None):
         self._work_dir = tempfile.mkdtemp(prefix="wharfd-")
         # Removes the work dir also for callers that use start() and stop()
         # without the context manager.
@@ -200,6 +203,7 @@ class Wharfd:
         self.extra_args = list(args)
         self.env = dict(env or {})
         self.check_exit = check_exit
+        self.admin_token = admin_token
         self.config_path = None
         if config_text is not None:
             self.config_path = os.path.join(self._work_dir, "wharfd.conf")
@@ -394,6 +398,9 @@ class Wharfd:
         raw bytes otherwise.
         """
         request_headers = dict(headers or {})
+        if self.admin_token is not None and not any(
+                name.lower() == "authorization" for name in request_headers):
+            request_headers["Authorization"] = "Bearer " + self.admin_token
         if isinstance(body, (dict, list)):
             payload = json.dumps(body).encode("utf-8")
             request_headers.setdefault("Content-Type", "application/json")

@@ -12,6 +12,7 @@ tell them apart by "is_export".
 
 import collections
 import json
+import time
 import urllib.parse
 
 import harness
@@ -117,27 +118,30 @@ class SyncTestCase(harness.ServiceTestCase):
         return view
 
     def create_connector(self, plugin, name, settings=None, user_segments=(),
-                         account_segments=(), max_connections=1):
+                         account_segments=(), max_connections=1, delivery=None):
         """Create a connector and return its view.
 
         max_connections defaults to 1, so the connector sends one request at
-        a time and its queue goes out in order (see settle()).
+        a time and its queue goes out in order (see settle()). delivery, when
+        given, is the connector's "delivery" object (retries, rate limit,
+        coalescing).
         """
+        extra = {"delivery": delivery} if delivery is not None else {}
         status, view = self.service.create_connector(
             plugin, name, settings or {},
             synchronized_user_segments=list(user_segments),
             synchronized_account_segments=list(account_segments),
-            max_connections=max_connections)
+            max_connections=max_connections, **extra)
         self.assertEqual(status, 201, "creating connector %r on %s: %r" % (name, plugin, view))
         self.assertEqual(view["status"], "active", view)
         return view
 
     def create_webhook(self, name="hook", user_segments=(), account_segments=(),
-                       max_connections=1, **settings):
+                       max_connections=1, delivery=None, **settings):
         values = {"url": self.recorder.url + "/hook"}
         values.update(settings)
         return self.create_connector(WEBHOOK_PLUGIN, name, values, user_segments,
-                                     account_segments, max_connections)
+                                     account_segments, max_connections, delivery)
 
     # ---- delivered messages ---------------------------------------------
 
@@ -243,3 +247,104 @@ class SyncTestCase(harness.ServiceTestCase):
         """Wait until at least count lines with this message exist; return them, oldest first."""
         return self.wait_logs(connector_id, lambda lines: len(lines) >= count,
                               "%d %s lines" % (count, message), message=message, **filters)
+
+
+# ---- delivery tests: fault-injecting destination, restarts, metrics ------
+
+def parse_metrics(text):
+    """Parse Prometheus text into {(name, frozenset of (label, value)): value}.
+
+    Comment lines are skipped; a sample line must read NAME{LABELS} VALUE or
+    NAME VALUE.
+    """
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value = line.rsplit(" ", 1)
+        labels = frozenset()
+        if "{" in series:
+            name, label_text = series.split("{", 1)
+            pairs = []
+            for item in label_text.rstrip("}").split(","):
+                label, label_value = item.split("=", 1)
+                pairs.append((label, label_value.strip('"')))
+            labels = frozenset(pairs)
+        else:
+            name = series
+        samples[(name, labels)] = float(value)
+    return samples
+
+
+class DeliveryTestCase(SyncTestCase):
+    """wharfd with the webhook and a FaultServer (as self.recorder) for destination.
+
+    The data dir outlives restarts, so kill_and_restart() shows what
+    survives a crash. WHARFD_ARGS are extra command-line arguments.
+    """
+
+    WHARFD_ARGS = ()
+
+    def setUp(self):
+        from fault_server import FaultServer
+
+        self.recorder = FaultServer().start()
+        self.addCleanup(self.recorder.shutdown)
+        self.plugins_dir = harness.make_plugins_dir(self, bundled=[WEBHOOK_PLUGIN])
+        self.data_dir = harness.make_temp_dir(self, prefix="wharf-delivery-data-")
+        self.service = self.start_wharfd(plugins_dir=self.plugins_dir, data_dir=self.data_dir,
+                                         args=["--write-key", WRITE_KEY, *self.WHARFD_ARGS])
+
+    def kill_and_restart(self):
+        """Kill wharfd with SIGKILL and start it again on the same data dir."""
+        self.service.process.kill()
+        code = self.service.stop()
+        self.assertEqual(code, -9, "wharfd was expected to die of SIGKILL")
+        self.service.start()
+
+    def wait_quietly(self, predicate, timeout):
+        """Poll predicate every 0.1 s for up to timeout seconds; return whether it came true.
+
+        For waits whose failure the caller reports with a precise assert.
+        """
+        deadline = time.monotonic() + harness.scaled(timeout)
+        while not predicate():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def metrics(self):
+        """GET /metrics, parsed by parse_metrics()."""
+        status, _, body = self.service.request("GET", "/metrics")
+        self.assertEqual(status, 200, body)
+        return parse_metrics(body.decode("utf-8") if isinstance(body, bytes) else str(body))
+
+    def metric(self, name, connector_id, samples=None):
+        """Value of the series name{connector="connector_id"}; fails when it is missing."""
+        samples = self.metrics() if samples is None else samples
+        key = (name, frozenset([("connector", connector_id)]))
+        self.assertIn(key, samples, "no series %s for connector %s" % (name, connector_id))
+        return samples[key]
+
+    def dead_letters(self, connector_id, **query):
+        path = "/api/v1/connectors/%s/dead-letters" % connector_id
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        status, body = self.service.get(path)
+        self.assertEqual(status, 200, body)
+        return body
+
+    def resend_dead_letters(self, connector_id, ids=None):
+        """POST .../dead-letters/resend for all dead letters, or the given ids; return requeued."""
+        body = {} if ids is None else {"ids": list(ids)}
+        status, response = self.service.post(
+            "/api/v1/connectors/%s/dead-letters/resend" % connector_id, body)
+        self.assertEqual(status, 200, response)
+        return response["requeued"]
+
+    def delivered_ids(self):
+        """Counter of external_ids of the user messages the destination received."""
+        return collections.Counter(message_external_id(message)
+                                   for message, _ in self.recorder.messages()
+                                   if message.get("type") == "user")

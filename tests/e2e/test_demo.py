@@ -39,7 +39,7 @@ class DemoTest(unittest.TestCase):
         output = completed.stdout + completed.stderr
 
         self.assertEqual(completed.returncode, 0, output)
-        self.assertIn("webhook 1.0.0 (ABI 1.0, ignores_whitelist)", output)
+        self.assertIn("webhook 1.0.0 (ABI 1.1, ignores_whitelist)", output)
         self.assertIn("demo-data: sent 300 users", output)
         sent_line = re.search(r"outgoing\.user\.success (demo-\d+): HTTP 200", output)
         skipped_line = re.search(r"outgoing\.user\.skip (demo-\d+): user is in none of the "

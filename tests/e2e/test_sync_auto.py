@@ -55,6 +55,42 @@ class MemberMessageTest(SyncTestCase):
             "timestamp": "2026-03-05T14:30:00.000Z",
             "properties": {"total": 42.5, "items": ["book", "pen"]}}])
 
+    def test_skipped_events_sent_with_next_message(self):
+        self.send([
+            {"type": "identify", "userId": "sam", "traits": {"plan": "free"}},
+            {"type": "track", "userId": "sam", "event": "Trial Started",
+             "messageId": "trial-1", "timestamp": "2026-03-01T09:00:00Z"},
+            {"type": "track", "userId": "sam", "event": "Page Viewed",
+             "messageId": "page-1", "timestamp": "2026-03-02T09:00:00Z",
+             "properties": {"path": "/pricing"}},
+        ])
+        sam = self.user("sam")
+        self.wait_log_count(self.hook["id"], "outgoing.user.skip", 1, user_id=sam["id"])
+        self.assertEqual(self.delivered(is_export=False), [])
+
+        # Entering the whitelisted segment sends sam, with every event since
+        # the last message to this connector: here, since the first one.
+        self.send([
+            {"type": "track", "userId": "sam", "event": "Order Completed",
+             "messageId": "order-9", "timestamp": "2026-03-03T09:00:00Z"},
+            {"type": "identify", "userId": "sam", "traits": {"plan": "vip"}},
+        ])
+        self.settle(self.hook["id"], user_id=sam["id"])
+        automatic = self.delivered(is_export=False)
+        self.assertEqual(len(automatic), 1, automatic)
+        self.assertEqual([event["message_id"] for event in automatic[0]["events"]],
+                         ["trial-1", "page-1", "order-9"])
+        self.assertEqual(automatic[0]["events"][1]["properties"], {"path": "/pricing"})
+
+        # The next message carries only what came after that one.
+        self.send([{"type": "track", "userId": "sam", "event": "Order Completed",
+                    "messageId": "order-10", "timestamp": "2026-03-04T09:00:00Z"}])
+        self.settle(self.hook["id"], user_id=sam["id"])
+        automatic = self.delivered(is_export=False)
+        self.assertEqual(len(automatic), 2, automatic)
+        self.assertEqual([event["message_id"] for event in automatic[1]["events"]],
+                         ["order-10"])
+
     def test_second_change_carries_only_new_values(self):
         self.identify("zoe", {"plan": "vip", "first_name": "Zoë"})
         self.send([
@@ -251,7 +287,9 @@ class DeliveryResultTest(SyncTestCase):
 
     def setUp(self):
         super().setUp()
-        self.hook = self.create_webhook(user_segments=["ALL"])
+        self.hook = self.create_webhook(
+            user_segments=["ALL"],
+            delivery={"max_attempts": 5, "retry_base_ms": 50, "retry_cap_ms": 200})
 
     def test_server_error_retried_until_success(self):
         self.recorder.push_response(500, body="down for maintenance")
@@ -283,7 +321,7 @@ class DeliveryResultTest(SyncTestCase):
         self.assertEqual(len({m["message_id"] for m in sent}), 1,
                          "a retry must re-send the same message")
 
-    def test_retries_end_after_five_attempts(self):
+    def test_retries_end_after_max_attempts(self):
         for _ in range(5):
             self.recorder.push_response(503, body="overloaded", headers={"Retry-After": "0"})
         self.identify("zoe", {"plan": "vip"})

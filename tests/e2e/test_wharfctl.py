@@ -331,7 +331,7 @@ class PluginsTest(WharfctlTestCase):
                                             "ENTITY", "TYPES"])
         webhook_rows = [line for line in lines if line.startswith("webhook ")]
         self.assertEqual(len(webhook_rows), 1, stdout)
-        self.assertEqual(webhook_rows[0].split(), ["webhook", "1.0.0", "1.0", "ignores",
+        self.assertEqual(webhook_rows[0].split(), ["webhook", "1.0.0", "1.1", "ignores",
                                                    "whitelist", "users,", "accounts"])
 
         self.assertIn("Rejected plugin files:", stdout)

@@ -9,9 +9,14 @@
 #include <wharf/sdk/batch_json.h>
 #include <wharf/sdk/buffer.h>
 #include <wharf/sdk/clock.h>
+#include <wharf/sdk/field_mapping.h>
 #include <wharf/sdk/harness.h>
 #include <wharf/sdk/http_result.h>
 #include <wharf/sdk/json_writer.h>
+#include <wharf/sdk/oauth_token.h>
+#include <wharf/sdk/record_requests.h>
+#include <wharf/sdk/record_response.h>
+#include <wharf/sdk/request_headers.h>
 #include <wharf/sdk/retry_after.h>
 #include <wharf/sdk/settings.h>
 

@@ -235,11 +235,11 @@ def check_template_in_wharfd(binary, work, template_plugin, prefix, libdir):
         if rejected:
             fail("wharfd rejected plugins: %s" % rejected)
         template = plugins["template"]
-        if template["version"] != "0.1.0" or template["abi"] != "1.0":
+        if template["version"] != "0.1.0" or template["abi"] != "1.1":
             fail("template is listed as %s" % template)
         if [setting["name"] for setting in template["settings"]] != ["label", "verbose"]:
             fail("template settings are listed as %s" % template["settings"])
-        if "plugin loaded: template 0.1.0 (ABI 1.0) from " not in wharfd.log():
+        if "plugin loaded: template 0.1.0 (ABI 1.1) from " not in wharfd.log():
             fail("wharfd did not log the template load:\n" + wharfd.log())
 
         status, connector = wharfd.request("POST", "/api/v1/connectors", {

@@ -155,7 +155,7 @@ static void descriptor_matches_contract(void **state)
     assert_string_equal(plugin->header.name, "webhook");
     assert_string_equal(plugin->header.version, "1.0.0");
     assert_int_equal(plugin->header.abi_major, 1);
-    assert_int_equal(plugin->header.abi_minor, 0);
+    assert_int_equal(plugin->header.abi_minor, 1);
     assert_int_equal(plugin->batch_policy, WHARF_BATCH_IGNORES_WHITELIST);
     assert_int_equal(plugin->entity_types, WHARF_ENTITY_USER | WHARF_ENTITY_ACCOUNT);
     assert_int_equal(plugin->max_batch_size, 1000);

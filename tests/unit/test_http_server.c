@@ -213,6 +213,21 @@ static void test_handler(http_request *request, void *user_data)
         http_respond_error(request, 422, "value %d is \"invalid\"/wrong", 42);
         return;
     }
+    if (strcmp(path, "/challenge") == 0) {
+        /* Invalid names and values are refused and leave no trace. */
+        if (http_request_add_response_header(request, "X-Split", "a\r\nSet-Cookie: b") !=
+                -EINVAL ||
+            http_request_add_response_header(request, "Bad Name", "value") != -EINVAL ||
+            http_request_add_response_header(request, "", "value") != -EINVAL ||
+            http_request_add_response_header(request, "WWW-Authenticate",
+                                             "Bearer realm=\"test\"") != 0 ||
+            http_request_add_response_header(request, "X-Second", "") != 0) {
+            http_respond(request, 500, "text/plain", "add failed", 10);
+            return;
+        }
+        http_respond_error(request, 401, "missing token");
+        return;
+    }
     if (http_request_query_param(request, "delay_ms", value, sizeof(value)) != NULL) {
         delayed_response *delay = calloc(1, sizeof(*delay));
 
@@ -1199,6 +1214,7 @@ static void test_idle_timeout(void **state)
     (void)state;
     http_server_limits_default(&limits);
     limits.idle_timeout_ms = 200;
+    limits.request_timeout_ms = 300;
     start_server(&fixture, &limits);
 
     /* A client that never sends anything. */
@@ -1217,7 +1233,8 @@ static void test_idle_timeout(void **state)
     assert_true(now_ms() - started >= 150);
     client_close(&c);
 
-    /* A client that trickles a request without ever finishing it. */
+    /* A client that trickles a request without ever finishing it gets 408
+     * from the request timeout. */
     client_connect(&c, fixture.port);
     started = now_ms();
     client_send(&c, "GET / HTTP/1.1\r\n");
@@ -1227,6 +1244,8 @@ static void test_idle_timeout(void **state)
         if (send(c.fd, "X", 1, MSG_NOSIGNAL) != 1)
             break;
     }
+    assert_true(client_read_response(&c, &r));
+    assert_int_equal(r.status, 408);
     assert_true(client_wait_closed(&c, WAIT_MS));
     assert_true(now_ms() - started < 2000);
     client_close(&c);
@@ -1359,15 +1378,163 @@ static void test_limits_defaults(void **state)
 
     (void)state;
     http_server_limits_default(&limits);
+    assert_int_equal(limits.max_header_size, 80 * 1024);
     assert_int_equal(limits.max_body_size, 8 * 1024 * 1024);
     assert_int_equal(limits.max_connections, 1024);
+    assert_int_equal(limits.request_timeout_ms, 30000);
     assert_int_equal(limits.idle_timeout_ms, 60000);
+}
+
+static void test_limits_checked_at_start(void **state)
+{
+    static const struct {
+        size_t max_header_size;
+        size_t max_body_size;
+        unsigned max_connections;
+        unsigned request_timeout_ms;
+        unsigned idle_timeout_ms;
+        const char *expected;
+    } cases[] = {
+        {1023, 1, 1, 1000, 1000, "invalid max_header_size 1023: use 1024 to 1048576 bytes"},
+        {1048577, 1, 1, 1000, 1000, "invalid max_header_size 1048577"},
+        {1024, 0, 1, 1000, 1000, "invalid max_body_size 0"},
+        {1024, 1, 0, 1000, 1000, "invalid max_connections 0"},
+        {1024, 1, 1, 99, 1000, "invalid request_timeout_ms 99: use 100 to 3600000"},
+        {1024, 1, 1, 1000, 3600001, "invalid idle_timeout_ms 3600001"},
+    };
+    uv_loop_t loop;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        http_server_limits limits = {
+            .max_header_size = cases[i].max_header_size,
+            .max_body_size = cases[i].max_body_size,
+            .max_connections = cases[i].max_connections,
+            .request_timeout_ms = cases[i].request_timeout_ms,
+            .idle_timeout_ms = cases[i].idle_timeout_ms,
+        };
+        http_server *server = NULL;
+        char error[256] = "";
+
+        assert_int_equal(http_server_start(&server, &loop, "127.0.0.1", 0, &limits,
+                                           on_nothing, NULL, error, sizeof(error)),
+                         UV_EINVAL);
+        assert_null(server);
+        assert_non_null(strstr(error, cases[i].expected));
+    }
+    assert_int_equal(uv_run(&loop, UV_RUN_NOWAIT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_header_limit_configurable(void **state)
+{
+    http_server_limits limits;
+    test_server fixture;
+    char request[4096];
+    client c;
+    response r;
+
+    (void)state;
+    http_server_limits_default(&limits);
+    limits.max_header_size = 2048;
+    start_server(&fixture, &limits);
+
+    /* Well under the limit passes. */
+    snprintf(request, sizeof(request), "GET / HTTP/1.1\r\nX-Test: %01500d\r\n\r\n", 0);
+    exchange(fixture.port, request, &r);
+    assert_int_equal(r.status, 200);
+
+    snprintf(request, sizeof(request), "GET / HTTP/1.1\r\nX-Test: %03000d\r\n\r\n", 0);
+    client_connect(&c, fixture.port);
+    client_send(&c, request);
+    assert_true(client_read_response(&c, &r));
+    assert_int_equal(r.status, 431);
+    assert_non_null(strstr(r.body, "larger than the limit of 2048 bytes"));
+    assert_true(client_wait_closed(&c, WAIT_MS));
+    client_close(&c);
+
+    assert_int_equal(atomic_load(&fixture.requests_handled), 1);
+    stop_server(&fixture);
+}
+
+static void test_request_timeout_gets_408(void **state)
+{
+    http_server_limits limits;
+    test_server fixture;
+    client c;
+    response r;
+    int64_t started;
+
+    (void)state;
+    http_server_limits_default(&limits);
+    limits.request_timeout_ms = 300;
+    limits.idle_timeout_ms = 5000;
+    start_server(&fixture, &limits);
+
+    /* Headers that arrive one byte at a time, never finished. */
+    client_connect(&c, fixture.port);
+    started = now_ms();
+    client_send(&c, "GET / HTTP/1.1\r\nX-Slow: ");
+    for (int i = 0; i < 20; i++) {
+        sleep_ms(50);
+        if (send(c.fd, "a", 1, MSG_NOSIGNAL) != 1)
+            break;
+    }
+    assert_true(client_read_response(&c, &r));
+    assert_string_equal(r.status_line, "HTTP/1.1 408 Request Timeout");
+    assert_string_equal(response_header(&r, "Connection"), "close");
+    assert_non_null(strstr(r.body, "within 300 ms"));
+    assert_true(now_ms() - started >= 250);
+    assert_true(client_wait_closed(&c, WAIT_MS));
+    client_close(&c);
+
+    /* A body that stops short of its Content-Length. */
+    client_connect(&c, fixture.port);
+    client_send(&c, "POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly ten b");
+    assert_true(client_read_response(&c, &r));
+    assert_int_equal(r.status, 408);
+    client_close(&c);
+
+    /* Waiting longer than request_timeout_ms before the first byte is idle
+     * time, which idle_timeout_ms bounds instead. */
+    client_connect(&c, fixture.port);
+    sleep_ms(500);
+    client_send(&c, "GET /late HTTP/1.1\r\n\r\n");
+    assert_true(client_read_response(&c, &r));
+    assert_int_equal(r.status, 200);
+    client_close(&c);
+
+    assert_int_equal(atomic_load(&fixture.requests_handled), 1);
+    stop_server(&fixture);
+}
+
+static void test_response_header_added(void **state)
+{
+    test_server fixture;
+    response r;
+
+    (void)state;
+    start_server(&fixture, NULL);
+    exchange(fixture.port, "GET /challenge HTTP/1.1\r\n\r\n", &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(response_header(&r, "WWW-Authenticate"), "Bearer realm=\"test\"");
+    assert_non_null(strstr(r.headers, "X-Second: \r\n"));
+    assert_null(strstr(r.headers, "Set-Cookie"));
+    assert_null(strstr(r.headers, "X-Split"));
+    assert_null(strstr(r.headers, "Bad Name"));
+    assert_non_null(strstr(r.body, "missing token"));
+    stop_server(&fixture);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits_defaults),
+        cmocka_unit_test(test_limits_checked_at_start),
+        cmocka_unit_test(test_header_limit_configurable),
+        cmocka_unit_test(test_request_timeout_gets_408),
+        cmocka_unit_test(test_response_header_added),
         cmocka_unit_test(test_simple_get),
         cmocka_unit_test(test_query_parameters),
         cmocka_unit_test(test_header_lookup),
