@@ -329,8 +329,11 @@ void manual_batch_refill(sync_engine *engine, sync_queue *q, size_t count)
                 manual_batch_settle(engine, &gone, POSITION_SKIPPED);
                 continue;
             }
-            item = sync_outgoing_new(engine, batch->kind, index,
-                                     message_build(e, batch->kind, index, NULL), batch);
+            {
+                size_t length = 0;
+                char *text = message_build_text(e, batch->kind, index, NULL, &length);
+                item = sync_outgoing_new_text(engine, batch->kind, index, text, length, batch);
+            }
             if (item == NULL) {
                 outgoing failed = {.batch = batch, .position = position};
                 log_error("batch %s: out of memory building a message", batch->id);
@@ -424,9 +427,13 @@ static void queue_single(sync_engine *engine, manual_batch *batch, uint32_t inde
     }
     batch->next = 1;
     batch->outstanding = 1;
-    item = q != NULL ? sync_outgoing_new(engine, batch->kind, index,
-                                         message_build(e, batch->kind, index, NULL), batch)
-                     : NULL;
+    if (q != NULL) {
+        size_t length = 0;
+        char *text = message_build_text(e, batch->kind, index, NULL, &length);
+        item = sync_outgoing_new_text(engine, batch->kind, index, text, length, batch);
+    } else {
+        item = NULL;
+    }
     if (item == NULL) {
         outgoing failed = {.batch = batch, .position = 0};
         manual_batch_settle(engine, &failed, POSITION_FAILED);

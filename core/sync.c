@@ -367,6 +367,9 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
         }
         item->sequence = row.sequence;
     }
+    /* Coalescing reads the parsed form back from the text when needed. */
+    json_object_put(item->message);
+    item->message = NULL;
     if (stage(engine, c->id, item) != 0) {
         /* The row commits and is read back from the store. */
         sync_queue *q = sync_queue_of(engine, c->id);

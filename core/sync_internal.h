@@ -62,6 +62,7 @@ enum {
 /* One message waiting for, or handed to, a connector. */
 typedef struct outgoing {
     char *payload;               /* JSON text; NULL until needed */
+    size_t payload_length;
     struct json_object *message; /* parsed; NULL until needed */
     store_entity_kind kind;
     uint32_t index; /* entity index, ATTR_NO_ENTITY when unknown */
@@ -187,6 +188,9 @@ sync_queue *sync_queue_of(sync_engine *engine, const char *connector_id);
  * payload (taken over) gives its content. */
 outgoing *sync_outgoing_new(sync_engine *engine, store_entity_kind kind, uint32_t index,
                             struct json_object *message, manual_batch *batch);
+/* The same for a message given as JSON text (taken over). */
+outgoing *sync_outgoing_new_text(sync_engine *engine, store_entity_kind kind, uint32_t index,
+                                 char *payload, size_t length, manual_batch *batch);
 void sync_outgoing_free(outgoing *item);
 /* The JSON text of the message (made from message on first use), or NULL
  * when out of memory. */

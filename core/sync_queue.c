@@ -83,20 +83,17 @@ static void busy_clear(index_map *set)
 
 /* ---- messages ---- */
 
-outgoing *sync_outgoing_new(sync_engine *engine, store_entity_kind kind, uint32_t index,
-                            json_object *message, manual_batch *batch)
+/* A message about the entity at index, without content yet. */
+static outgoing *outgoing_for_entity(sync_engine *engine, store_entity_kind kind, uint32_t index,
+                                     manual_batch *batch)
 {
     entities *e = engine->service->entities;
     entity_record *record = entity_at(entities_set(e, kind), index);
     outgoing *item = calloc(1, sizeof(*item));
     message_text claims = {0};
 
-    if (item == NULL || message == NULL) {
-        json_object_put(message);
-        free(item);
+    if (item == NULL)
         return NULL;
-    }
-    item->message = message;
     item->kind = kind;
     item->index = index;
     item->batch = batch;
@@ -114,6 +111,33 @@ outgoing *sync_outgoing_new(sync_engine *engine, store_entity_kind kind, uint32_
     return item;
 }
 
+outgoing *sync_outgoing_new(sync_engine *engine, store_entity_kind kind, uint32_t index,
+                            json_object *message, manual_batch *batch)
+{
+    outgoing *item = message != NULL ? outgoing_for_entity(engine, kind, index, batch) : NULL;
+
+    if (item == NULL) {
+        json_object_put(message);
+        return NULL;
+    }
+    item->message = message;
+    return item;
+}
+
+outgoing *sync_outgoing_new_text(sync_engine *engine, store_entity_kind kind, uint32_t index,
+                                 char *payload, size_t length, manual_batch *batch)
+{
+    outgoing *item = payload != NULL ? outgoing_for_entity(engine, kind, index, batch) : NULL;
+
+    if (item == NULL) {
+        free(payload);
+        return NULL;
+    }
+    item->payload = payload;
+    item->payload_length = length;
+    return item;
+}
+
 /* A message read back from the store. */
 static outgoing *outgoing_from_row(sync_engine *engine, const store_delivery_row *row)
 {
@@ -124,6 +148,7 @@ static outgoing *outgoing_from_row(sync_engine *engine, const store_delivery_row
         free(item);
         return NULL;
     }
+    item->payload_length = strlen(item->payload);
     item->kind = row->kind;
     item->index = entities_find_by_id(entities_set(e, row->kind), row->entity_id);
     item->sequence = row->sequence;
@@ -164,15 +189,9 @@ const char *sync_outgoing_payload(outgoing *item)
         const char *text = json_object_to_json_string_ext(
             item->message, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         item->payload = text != NULL ? strdup(text) : NULL;
+        item->payload_length = item->payload != NULL ? strlen(item->payload) : 0;
     }
     return item->payload;
-}
-
-static json_object *outgoing_message(outgoing *item)
-{
-    if (item->message == NULL && item->payload != NULL)
-        item->message = json_tokener_parse(item->payload);
-    return item->message;
 }
 
 /* ---- queues ---- */
@@ -682,18 +701,20 @@ static int take_token(sync_queue *q, const connector *c, int64_t now, int64_t *w
 static void send_request(sync_engine *engine, sync_queue *q, connector *c, outgoing **items,
                          size_t n)
 {
-    json_object **messages = calloc(n, sizeof(*messages));
+    char **texts = calloc(n, sizeof(*texts));
+    size_t *lengths = calloc(n, sizeof(*lengths));
     flight *f = calloc(1, sizeof(*f));
     wharf_batch *batch;
     size_t kept = 0;
 
-    if (messages == NULL || f == NULL) {
+    if (texts == NULL || lengths == NULL || f == NULL) {
         log_error("connector %s: out of memory building a request", q->connector_id);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = n; i-- > 0;) {
             busy_remove(&q->busy, busy_key(items[i]));
-            window_prepend(q, items[n - 1 - i]);
+            window_prepend(q, items[i]);
         }
-        free(messages);
+        free(texts);
+        free(lengths);
         free(f);
         free(items);
         return;
@@ -703,26 +724,30 @@ static void send_request(sync_engine *engine, sync_queue *q, connector *c, outgo
         line_data data = {.retry_in_ms = -1};
 
         item->attempt++;
-        if (outgoing_message(item) == NULL) {
-            batch_result bad = {.kind = WHARF_RESULT_ERROR,
-                                .retry_after_ms = -1,
-                                .reason = "the queued message is not valid JSON"};
-            handle_result(engine, q, c, item, &bad);
+        if (sync_outgoing_payload(item) == NULL) {
+            batch_result failed = {.kind = WHARF_RESULT_RETRY,
+                                   .retry_after_ms = -1,
+                                   .reason = "out of memory writing the message"};
+            handle_result(engine, q, c, item, &failed);
             continue;
         }
+        /* The plugin reads the text; a parsed copy is not needed any more. */
+        json_object_put(item->message);
+        item->message = NULL;
         data.attempt = item->attempt;
         sync_log_item(engine, q->connector_id, item, SYNC_START, &data);
-        messages[kept] = item->message;
+        texts[kept] = item->payload;
+        lengths[kept] = item->payload_length;
         items[kept++] = item;
     }
+    batch = kept > 0 ? batch_create_texts(c->instance, texts, lengths, kept) : NULL;
+    free(texts);
+    free(lengths);
     if (kept == 0) {
-        free(messages);
         free(items);
         free(f);
         return;
     }
-    batch = batch_create(c->instance, messages, kept);
-    free(messages);
     if (batch == NULL) {
         log_error("connector %s: out of memory building a request", q->connector_id);
         for (size_t i = kept; i-- > 0;) {
