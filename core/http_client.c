@@ -196,7 +196,10 @@ static void http_socket_on_poll(uv_poll_t *poll, int status, int events)
     int flags = 0;
 
     if (status < 0) {
-        flags = CURL_CSELECT_ERR;
+        /* Let libcurl read or write the socket too: that is how it learns
+         * the cause (a reset connection, say) and reports it, instead of
+         * a bare "select/poll returned error". */
+        flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
     } else {
         if (events & UV_READABLE)
             flags |= CURL_CSELECT_IN;

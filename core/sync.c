@@ -268,14 +268,15 @@ static void coalesce(sync_engine *engine, connector *c, outgoing *older, int sta
                           .retry_in_ms = -1};
         sync_log_item(engine, c->id, older, SYNC_SKIP, &data);
     }
-    if (staged_at >= 0) {
-        engine->staged[staged_at].item = NULL;
-    } else {
+    {
         sync_queue *q = sync_queue_of(engine, c->id);
-        if (q != NULL) {
+
+        if (staged_at >= 0)
+            engine->staged[staged_at].item = NULL;
+        else if (q != NULL)
             sync_queue_remove(q, older);
+        if (q != NULL)
             q->counters.skipped++;
-        }
     }
     sync_outgoing_free(older);
 }
