@@ -3,7 +3,7 @@
  *
  * Clients send "Authorization: Bearer TOKEN" (RFC 6750 section 2.1). With no
  * token configured the admin API is open, which wharfd allows only on a
- * loopback address; once one token is configured, every admin request must
+ * loopback address. Once one token is configured, every admin request must
  * carry one of the configured tokens. Several tokens may be configured at
  * once, so that a new token can be rolled out before the old one is removed.
  *
@@ -20,7 +20,7 @@
 #define ADMIN_TOKEN_MIN_LENGTH 16
 #define ADMIN_TOKEN_MAX_LENGTH 512
 
-/* A token file larger than this holds something other than tokens. */
+/* A token file larger than this contains something other than tokens. */
 #define ADMIN_TOKEN_FILE_MAX_SIZE (64 * 1024)
 
 typedef struct admin_token_set {
@@ -48,7 +48,7 @@ int admin_token_add(admin_token_set *set, const char *token, const char *source,
 /* Add the tokens in the file at path: one per line, with blank lines and
  * lines starting with '#' ignored and spaces around a token removed. The
  * file is rejected when it is not a regular file, is larger than
- * ADMIN_TOKEN_FILE_MAX_SIZE, holds no token, is readable by every user or
+ * ADMIN_TOKEN_FILE_MAX_SIZE, contains no token, is readable by every user or
  * writable by others than its owner. Returns 0, or a negative errno value
  * with a message that names the path, the line and the fix. */
 int admin_token_load_file(admin_token_set *set, const char *path, char *error,
@@ -59,7 +59,7 @@ bool admin_token_required(const admin_token_set *set);
 
 /* Check the Authorization header value (NULL when absent) of an admin
  * request. Returns 0 when no token is required or one of the tokens
- * matches. Otherwise returns -EACCES with a message that says what is
+ * matches. Otherwise returns -EACCES with a message that states what is
  * missing or wrong, and sets *invalid_token when a token was sent but
  * matched none (the case RFC 6750 calls "invalid_token"). Every configured
  * token is compared, each in time that depends only on the length of the

@@ -386,7 +386,7 @@ static int load_file(config *config, const char *path, const int *given,
 
     if (rc == 0 && holds_secret && fstat(fileno(file), &st) == 0 &&
         (st.st_mode & S_IROTH) != 0)
-        log_warn("config file %s holds a write_key or admin_token and is readable by every "
+        log_warn("config file %s contains a write_key or admin_token and is readable by every "
                  "user (mode %04o); run chmod o-r %s, or move the tokens to "
                  "admin_token_file",
                  path, (unsigned)(st.st_mode & 07777), path);

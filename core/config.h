@@ -24,8 +24,8 @@ typedef struct config {
     wharf_log_level log_level;
     unsigned log_retention_days; /* connector log lines older than this are purged */
 
-    /* Admin API credentials from --admin-token and admin_token; main.c adds
-     * those of admin_token_file. Never logged. */
+    /* Admin API credentials from --admin-token, admin_token and the file
+     * that admin_token_file names. Never logged. */
     admin_token_set admin_tokens;
     char *admin_token_file; /* NULL when none was given */
 

@@ -17,7 +17,7 @@ static int secure_entry(const char *directory, const char *name, char *error,
 {
     char path[PATH_MAX];
     struct stat st;
-    mode_t wanted;
+    mode_t new_mode;
 
     if (snprintf(path, sizeof(path), "%s/%s", directory, name) >= (int)sizeof(path))
         return 0;
@@ -28,19 +28,19 @@ static int secure_entry(const char *directory, const char *name, char *error,
     if ((st.st_mode & GROUP_AND_OTHER_BITS) == 0)
         return 0;
 
-    wanted = S_ISDIR(st.st_mode) ? 0700 : (st.st_mode & 0700);
-    if (chmod(path, wanted) != 0) {
+    new_mode = S_ISDIR(st.st_mode) ? 0700 : (st.st_mode & 0700);
+    if (chmod(path, new_mode) != 0) {
         int rc = -errno;
 
         snprintf(error, error_size,
                  "%s in the data directory has mode %04o, which lets other users read "
                  "it, and setting %04o failed: %s; run chmod %04o %s",
-                 path, (unsigned)(st.st_mode & 07777), (unsigned)wanted, strerror(errno),
-                 (unsigned)wanted, path);
+                 path, (unsigned)(st.st_mode & 07777), (unsigned)new_mode, strerror(errno),
+                 (unsigned)new_mode, path);
         return rc;
     }
     log_warn("%s had mode %04o, which lets other users read it; changed it to %04o", path,
-             (unsigned)(st.st_mode & 07777), (unsigned)wanted);
+             (unsigned)(st.st_mode & 07777), (unsigned)new_mode);
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /*
- * Permissions of the data directory, which holds destination credentials
+ * Permissions of the data directory, which contains destination credentials
  * and personal data: the directory gets mode 0700 and the files in it lose
  * every group and other permission bit.
  */

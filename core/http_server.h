@@ -81,8 +81,8 @@ const char *http_request_query_param(const http_request *request,
                                      size_t buffer_size);
 
 /* Add a header line to the response of request, such as WWW-Authenticate.
- * name must be a header name and value must not contain CR or LF; a value
- * that does is dropped. Returns 0, or -EINVAL or -ENOMEM. */
+ * Returns 0, -ENOMEM, or -EINVAL without adding anything when name is not
+ * a header name (an RFC 9110 token) or value contains CR or LF. */
 int http_request_add_response_header(http_request *request, const char *name,
                                      const char *value);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "api.h"
@@ -102,6 +103,34 @@ static void log_open_handle(uv_handle_t *handle, void *arg)
     log_error("handle of type %s still open at exit", uv_handle_type_name(handle->type));
 }
 
+/* File descriptors that wharfd needs besides its client connections: the
+ * stores, the plugins, outgoing connections and the event loop. An
+ * estimate, not a count. */
+#define RESERVED_FILE_DESCRIPTORS 256
+
+/* Raise the soft limit on open files to the hard limit, as a server that
+ * may hold max_connections clients needs, and warn when that is still too
+ * low. A client over the limit would otherwise make accept() fail. */
+static void raise_open_file_limit(unsigned max_connections)
+{
+    rlim_t needed = (rlim_t)max_connections + RESERVED_FILE_DESCRIPTORS;
+    struct rlimit limit;
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    if (limit.rlim_cur < needed && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0)
+            return;
+    }
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed)
+        log_warn("the open file limit (%llu) is below max_connections (%u) plus about %d "
+                 "descriptors that wharfd needs besides; raise the limit (LimitNOFILE= in "
+                 "a systemd unit, ulimit -n in a shell) or lower max_connections",
+                 (unsigned long long)limit.rlim_cur, max_connections,
+                 RESERVED_FILE_DESCRIPTORS);
+}
+
 static int start(runtime *rt, char *error, size_t error_size)
 {
     service *svc = &rt->service;
@@ -158,6 +187,7 @@ static int start(runtime *rt, char *error, size_t error_size)
         return rc;
     }
 
+    raise_open_file_limit(svc->config.http_limits.max_connections);
     rc = http_server_start(&svc->server, svc->loop, svc->config.listen_host,
                            svc->config.listen_port, &svc->config.http_limits, api_handle,
                            svc, error, error_size);

@@ -10,33 +10,31 @@
 int plugin_trust_check_entry(const char *path, const struct stat *st, int is_directory,
                              uid_t service_uid, char *reason, size_t reason_size)
 {
-    const char *what = is_directory ? "plugins directory" : "file";
+    const char *kind = is_directory ? "plugins directory" : "file";
     const char *consequence = is_directory
                                   ? "could put code into it that wharfd runs"
                                   : "could replace the code wharfd runs";
     unsigned mode = (unsigned)(st->st_mode & 07777);
 
-    /* The wording "writable by every user" is kept from earlier releases,
-     * because operators search their logs for it. */
     if ((st->st_mode & S_IWOTH) != 0) {
         snprintf(reason, reason_size,
                  "%s %s is writable by every user (mode %04o), so anyone %s; run "
                  "chmod go-w %s",
-                 what, path, mode, consequence, path);
+                 kind, path, mode, consequence, path);
         return -1;
     }
     if ((st->st_mode & S_IWGRP) != 0) {
         snprintf(reason, reason_size,
                  "%s %s is writable by its group (mode %04o), so every member of group "
                  "ID %u %s; run chmod g-w %s",
-                 what, path, mode, (unsigned)st->st_gid, consequence, path);
+                 kind, path, mode, (unsigned)st->st_gid, consequence, path);
         return -1;
     }
     if (st->st_uid != 0 && st->st_uid != service_uid) {
         snprintf(reason, reason_size,
                  "%s %s is owned by user ID %u, which is neither root nor the user wharfd "
                  "runs as (ID %u), so that user %s; run chown %u %s as root",
-                 what, path, (unsigned)st->st_uid, (unsigned)service_uid, consequence,
+                 kind, path, (unsigned)st->st_uid, (unsigned)service_uid, consequence,
                  (unsigned)service_uid, path);
         return -1;
     }

@@ -1,12 +1,14 @@
 """End-to-end tests of the HTTP server's limits in the real wharfd.
 
 Each limit is set low through its config file key, then a client on
-127.0.0.1 goes over it: oversized headers (431), an oversized body (413), a
-client that sends one byte a second (408, then closed), a silent client
-(closed), and more connections than allowed (closed at accept). After each
-case wharfd still answers other clients.
+127.0.0.1 goes over it. The cases are oversized headers (431), an oversized
+body (413), a client that sends one byte a second (408, then closed), a
+silent client (closed), and more connections than allowed (closed at
+accept). After each case wharfd still serves other clients. The open file
+limit is checked under prlimit (util-linux).
 """
 
+import http.client
 import os
 import socket
 import time
@@ -158,9 +160,60 @@ class HttpLimitsTest(harness.ServiceTestCase):
             for client in clients:
                 client.close()
 
-        # Once the others have gone, new clients are served again.
-        self.service.wait_until(lambda: self.service.get("/healthz")[0] == 200,
-                                timeout=10)
+        # Once wharfd has seen the others go, new clients are served again;
+        # until then a new client is still closed at accept.
+        def served():
+            try:
+                return self.service.get("/healthz")[0] == 200
+            except (ConnectionError, http.client.RemoteDisconnected):
+                return False
+
+        self.service.wait_until(served, timeout=10)
+
+
+class FileLimitWharfd(harness.Wharfd):
+    """A Wharfd started under prlimit (util-linux) with the given open file limits."""
+
+    def __init__(self, soft, hard, **kwargs):
+        super().__init__(**kwargs)
+        self.soft = soft
+        self.hard = hard
+
+    def command(self):
+        return ["prlimit", "--nofile=%d:%d" % (self.soft, self.hard), "--", *super().command()]
+
+
+def open_file_limit(pid):
+    """The soft open file limit of process pid, from /proc/PID/limits."""
+    with open("/proc/%d/limits" % pid, encoding="utf-8") as limits:
+        for line in limits:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    raise AssertionError("no \"Max open files\" line in /proc/%d/limits" % pid)
+
+
+class OpenFileLimitTest(harness.ServiceTestCase):
+
+    def start_limited(self, soft, hard, max_connections):
+        service = FileLimitWharfd(soft, hard, args=["--max-connections", str(max_connections)])
+        service.__enter__()
+        self.addCleanup(service.__exit__, None, None, None)
+        return service
+
+    def test_soft_limit_raised_to_hard(self):
+        service = self.start_limited(soft=512, hard=4096, max_connections=1024)
+
+        self.assertEqual(open_file_limit(service.process.pid), 4096)
+        self.assertEqual(service.log_lines_matching("open file limit"), [])
+
+    def test_low_hard_limit_warned(self):
+        service = self.start_limited(soft=512, hard=1024, max_connections=1024)
+
+        line = service.wait_for_log("open file limit")
+        self.assertIn("open file limit (1024) is below max_connections (1024)", line)
+        self.assertIn("LimitNOFILE=", line)
+        status, body = service.get("/healthz")
+        self.assertEqual(status, 200, body)
 
 
 class LimitSettingsTest(unittest.TestCase):

@@ -1,7 +1,7 @@
 """End-to-end tests of wharfd's credentials and plugin directory checks.
 
 They start the real wharfd on 127.0.0.1 and cover the admin API's bearer
-tokens (flags, config key, token file, several tokens, 401 answers that never
+tokens (flags, config key, token file, several tokens, 401 responses that never
 echo what was sent), the separation of admin tokens and ingest write keys,
 start-up errors for bad token settings, wharfctl's --token and
 WHARF_ADMIN_TOKEN, and the rejection of plugins that users other than the

@@ -1,8 +1,8 @@
 """End-to-end test that secrets set through wharfd never come back out.
 
 One flow sets every kind of secret that wharfd holds: admin tokens (from a
-token file and from a flag), the ingest write key (from the config file) and
-a webhook connector's secret headers. It then uses them all: admin calls,
+token file and from a flag), the ingest write key (from the config file), a
+webhook connector's secret headers and a HubSpot connector's access token. It then uses them all: admin calls,
 Segment ingest, automatic sync, a test message, a failing delivery, a
 connector update that keeps the headers, rejected requests and invalid
 settings. Every API response of the run, wharfd's stderr and stdout (at log
@@ -26,9 +26,10 @@ WRITE_KEY = "sec-flow-write-key-b7e3d90a51c2"
 DESTINATION_TOKEN = "sec-flow-destination-bearer-6f0e2d8c"
 DESTINATION_API_KEY = "sec-flow-destination-api-key-13c9ab5e"
 REJECTED_HEADER_VALUE = "sec-flow-rejected-header-value-92d4"
+HUBSPOT_TOKEN = "sec-flow-hubspot-access-token-58e1f7"
 
 SECRETS = [ADMIN_TOKEN, FLAG_ADMIN_TOKEN, WRITE_KEY, DESTINATION_TOKEN, DESTINATION_API_KEY,
-           REJECTED_HEADER_VALUE]
+           REJECTED_HEADER_VALUE, HUBSPOT_TOKEN]
 
 # Deliveries take milliseconds; the rest is room for a sanitizer build and a
 # retry backoff, which wharfd draws at random below 1 s.
@@ -71,6 +72,8 @@ class SecretsFlowTest(unittest.TestCase):
     def setUp(self):
         self.recorder = Recorder().start()
         self.addCleanup(self.recorder.shutdown)
+        self.hubspot_api = Recorder().start()
+        self.addCleanup(self.hubspot_api.shutdown)
         work = harness.make_temp_dir(self, prefix="wharf-secrets-")
         self.data_dir = os.path.join(work, "data")
 
@@ -84,7 +87,7 @@ class SecretsFlowTest(unittest.TestCase):
                          % (WRITE_KEY, token_file))
         os.chmod(config_file, 0o600)
 
-        plugins_dir = harness.make_plugins_dir(self, bundled=["webhook"])
+        plugins_dir = harness.make_plugins_dir(self, bundled=["webhook", "hubspot"])
         self.service = RecordingWharfd(plugins_dir=plugins_dir, data_dir=self.data_dir,
                                        args=["--config", config_file,
                                              "--admin-token", FLAG_ADMIN_TOKEN],
@@ -173,6 +176,20 @@ class SecretsFlowTest(unittest.TestCase):
         self.call("GET", "/api/v1/plugins", expected=401,
                   headers={"Authorization": "Bearer " + DESTINATION_TOKEN})
 
+        # A HubSpot connector sends its access token as a bearer token.
+        hubspot = {"plugin": "hubspot", "name": "secret crm",
+                   "settings": {"access_token": HUBSPOT_TOKEN,
+                                "base_url": self.hubspot_api.url},
+                   "synchronized_user_segments": ["ALL"]}
+        view = self.call("POST", "/api/v1/connectors", hubspot, expected=201)
+        self.assertEqual(view["secret_settings"], ["access_token"])
+        self.assertNotIn("access_token", view["settings"])
+        self.call("POST", "/api/v1/connectors/%s/test" % view["id"])
+        requests = self.hubspot_api.wait_for_requests(
+            1, timeout=harness.scaled(DELIVERY_SECONDS))
+        self.assertEqual(requests[0].headers.get("Authorization"), "Bearer " + HUBSPOT_TOKEN)
+        self.call("GET", "/api/v1/connectors/%s/logs?limit=1000" % view["id"])
+
         # The connector's log, read through the API.
         def logged_success():
             lines = self.call("GET", connector_path + "/logs?limit=1000")["lines"]
@@ -215,9 +232,10 @@ class SecretsFlowTest(unittest.TestCase):
 
         # The search itself can fail: the secrets did reach the destination.
         received = "\n".join("%r %s" % (dict(request.headers.items()), request.text())
-                             for request in self.recorder.requests)
+                             for request in self.recorder.requests + self.hubspot_api.requests)
         self.assertIn(DESTINATION_TOKEN, received)
         self.assertIn(DESTINATION_API_KEY, received)
+        self.assertIn(HUBSPOT_TOKEN, received)
 
 
 if __name__ == "__main__":

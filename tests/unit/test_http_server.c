@@ -214,7 +214,7 @@ static void test_handler(http_request *request, void *user_data)
         return;
     }
     if (strcmp(path, "/challenge") == 0) {
-        /* Invalid names and values are refused and leave no trace. */
+        /* Invalid names and values are rejected and leave no trace. */
         if (http_request_add_response_header(request, "X-Split", "a\r\nSet-Cookie: b") !=
                 -EINVAL ||
             http_request_add_response_header(request, "Bad Name", "value") != -EINVAL ||
