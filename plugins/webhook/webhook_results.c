@@ -47,6 +47,16 @@ static void append_quoted(char *reason, const char *text, size_t length)
     reason[used] = '\0';
 }
 
+/* Replace control characters in text with spaces, for a reason that
+ * quotes the destination's text (a status, a header) in a format. */
+static void replace_control_characters(char *text)
+{
+    for (; *text != '\0'; text++) {
+        if ((unsigned char)*text < 0x20 || *text == 0x7f)
+            *text = ' ';
+    }
+}
+
 static void set_all(webhook_item_result *items, size_t count, wharf_result_kind kind,
                     const char *reason)
 {
@@ -76,6 +86,7 @@ static void set_mismatch(webhook_item_result *items, size_t count, long status,
     va_start(args, format);
     vsnprintf(reason + length, sizeof(reason) - (size_t)length, format, args);
     va_end(args);
+    replace_control_characters(reason);
     set_all(items, count, WHARF_RESULT_ERROR, reason);
 }
 
@@ -306,6 +317,7 @@ int webhook_results_parse(long status, const char *content_type, const char *bod
                  "HTTP %ld: the response declares Content-Type %.60s but its body is not "
                  "valid JSON (%s), so whether the destination took the messages is unknown: ",
                  status, content_type, json_tokener_error_desc(parse_error));
+        replace_control_characters(reason);
         append_quoted(reason, body, body_size);
         set_all(items, count, WHARF_RESULT_RETRY, reason);
         return 0;

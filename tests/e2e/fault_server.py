@@ -1,7 +1,7 @@
 """A recording HTTP server on 127.0.0.1 that misbehaves on request.
 
 FaultServer is a Recorder (recorder.py) whose scripted responses may also be
-faults: a hang (the request is read and never answered), a connection reset,
+faults: a hang (the request is read and gets no response), a connection reset,
 an endless chunked body, or a response computed from the request, such as
 per-message results. A Gate holds requests until it opens. Helper functions
 build the usual faults: 5xx, 429 with Retry-After in seconds or as an HTTP
@@ -29,7 +29,7 @@ RESET = "reset"
 ENDLESS = "endless"
 
 # Size of each chunk of an endless body, and the pause between chunks, so
-# that an endless body streams about 1 MB/s without spinning a core.
+# that an endless body streams at most about 1.6 MB/s without spinning a core.
 ENDLESS_CHUNK_BYTES = 16 * 1024
 ENDLESS_CHUNK_PAUSE_SECONDS = 0.01
 
@@ -113,7 +113,7 @@ class Gate:
     """A destination that is down until open() is called.
 
     Requests that arrive while the gate is closed are read and held without
-    a response; when the gate opens (or the server stops) they and every
+    a response. When the gate opens or the server stops, they and every
     later request get status and body.
     """
 

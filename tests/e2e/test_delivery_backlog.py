@@ -1,5 +1,5 @@
 """A destination down for a long stretch: the backlog waits on disk, not in
-memory, ingest keeps answering 200, and everything arrives once the
+memory, ingest keeps returning 200, and everything arrives once the
 destination is back."""
 
 import unittest
@@ -11,6 +11,10 @@ from sync_client import DeliveryTestCase
 BACKLOG = 20000
 USERS_PER_REQUEST = 500
 RSS_GROWTH_MAX_BYTES = 100 * 1024 * 1024
+# AddressSanitizer keeps freed memory in a quarantine (256 MB by default) and
+# maps shadow memory, so a sanitizer build gets this larger bound.
+# NOTE: under ASan the check only catches gross growth, not a leak per message.
+RSS_GROWTH_MAX_BYTES_ASAN = 600 * 1024 * 1024
 
 
 def resident_bytes(pid):
@@ -20,6 +24,11 @@ def resident_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS line for process %d" % pid)
+
+
+def runs_with_asan(pid):
+    with open("/proc/%d/maps" % pid, encoding="ascii", errors="replace") as maps:
+        return any("libasan" in line for line in maps)
 
 
 class BacklogTest(DeliveryTestCase):
@@ -50,7 +59,9 @@ class BacklogTest(DeliveryTestCase):
         rss_peak = max(rss_peak, resident_bytes(self.service.process.pid))
         print("\n%d queued messages: wharfd RSS %.1f MB before, %.1f MB at the peak"
               % (BACKLOG, rss_before / 1e6, rss_peak / 1e6))
-        self.assertLess(rss_peak - rss_before, RSS_GROWTH_MAX_BYTES)
+        limit = (RSS_GROWTH_MAX_BYTES_ASAN if runs_with_asan(self.service.process.pid)
+                 else RSS_GROWTH_MAX_BYTES)
+        self.assertLess(rss_peak - rss_before, limit)
 
         gate.open()
         self.wait_quietly(lambda: set(expected) <= set(self.delivered_ids()), timeout=90)

@@ -10,7 +10,7 @@ USERS = ["bad-input-%d" % number for number in range(3)]
 SHORT_RETRIES = {"retry_base_ms": 50, "retry_cap_ms": 100, "max_attempts": 2}
 FINAL_MESSAGES = ("outgoing.user.success", "outgoing.user.skip", "outgoing.user.error")
 
-# Path of each connector's URL -> the fault the destination answers with.
+# Path of each connector's URL -> the fault the destination responds with.
 FAULTS = {
     "/invalid-json": fault_server.invalid_json(),
     "/endless": fault_server.endless_body(),
@@ -94,7 +94,7 @@ class BadDestinationTest(DeliveryTestCase):
         finals = self.assert_dead_letters("/reset", "transport error")
         for line in finals:
             # The destination reset the connection, and the reason must
-            # say so.
+            # name the reset.
             self.assertIn("reset", line["data"]["reason"].lower(), line)
 
     def test_tls_error_retried_then_dead(self):

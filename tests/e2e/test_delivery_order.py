@@ -1,5 +1,5 @@
 """Order per entity: one user's messages reach a connector in the order they
-were made, also across a retry; with delivery.coalesce, queued changes merge
+were made, also across a retry. With delivery.coalesce, queued changes merge
 into fewer messages that keep the first old value and the last new value."""
 
 import collections
@@ -64,7 +64,7 @@ class OrderTest(DeliveryTestCase):
         self.service.wait_until(lambda: self.recorder.in_flight == 1, timeout=10,
                                 message="the first request never reached the destination")
 
-        # The destination holds the first request, so these five changes
+        # The destination keeps the first request waiting, so these five changes
         # wait in the queue, where each replaces the one before.
         self.send([{"type": "identify", "userId": "changing", "traits": {"step": 0}}])
         for step in range(1, CHANGES_PER_USER + 1):

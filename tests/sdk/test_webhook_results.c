@@ -216,6 +216,49 @@ static void unknown_status_fails_every_message(void **state)
     }
 }
 
+/* Reasons quote the destination's text with its control characters
+ * replaced, so that each reason stays one line in logs. */
+static void assert_reason_on_one_line(const wharf_harness_result *found)
+{
+    const char *at;
+
+    assert_non_null(found->reason);
+    for (at = found->reason; *at != '\0'; at++) {
+        if ((unsigned char)*at < 0x20 || *at == 0x7f)
+            fail_msg("reason \"%s\" contains the control character 0x%02x", found->reason,
+                     (unsigned char)*at);
+    }
+}
+
+static void unknown_status_quoted_on_one_line(void **state)
+{
+    fixture *f = *state;
+
+    recording_server_push(f->server, 200, JSON_HEADER,
+                          "{\"results\": [{\"status\": \"ok\"}, {\"status\": "
+                          "\"bad\\nERROR forged\\tline\\r\"}]}",
+                          0);
+    send_users(f, 10, 2);
+
+    assert_int_equal(result(f, 1)->kind, WHARF_RESULT_ERROR);
+    assert_reason_contains(result(f, 1),
+                           "entry 2 has the unknown status \"bad ERROR forged line \"");
+    assert_reason_on_one_line(result(f, 1));
+}
+
+static void content_type_quoted_on_one_line(void **state)
+{
+    fixture *f = *state;
+
+    recording_server_push(f->server, 200, "Content-Type: application/x\001forged+json\r\n",
+                          "not json", 0);
+    send_users(f, 10, 1);
+
+    assert_int_equal(result(f, 0)->kind, WHARF_RESULT_RETRY);
+    assert_reason_contains(result(f, 0), "declares Content-Type application/x forged+json");
+    assert_reason_on_one_line(result(f, 0));
+}
+
 static void malformed_entries_fail_every_message(void **state)
 {
     static const struct {
@@ -326,6 +369,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_result_count_fails_every_message, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(unknown_status_fails_every_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_status_quoted_on_one_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(content_type_quoted_on_one_line, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_entries_fail_every_message, setup, teardown),
         cmocka_unit_test_setup_teardown(error_payload_fails_every_message, setup, teardown),
         cmocka_unit_test_setup_teardown(other_bodies_mean_success, setup, teardown),
