@@ -653,6 +653,7 @@ static size_t take_ready(sync_queue *q, outgoing **taken, size_t size, int64_t n
 {
     size_t count = 0;
     outgoing *item = q->head;
+    int automatic_held = 0;
 
     busy_clear(blocked);
     while (item != NULL && count < size) {
@@ -660,6 +661,11 @@ static size_t take_ready(sync_queue *q, outgoing **taken, size_t size, int64_t n
         uint64_t key = busy_key(item);
 
         if (busy_has(&q->busy, key) || busy_has(blocked, key)) {
+            busy_add(blocked, key);
+            automatic_held |= item->batch == NULL;
+        } else if (automatic_held && item->batch != NULL) {
+            /* A manual batch's message never overtakes an automatic one
+             * held back for order. */
             busy_add(blocked, key);
         } else if (item->not_before_ms > now) {
             busy_add(blocked, key);
