@@ -330,7 +330,7 @@ static int insert_slot(attr_table *table, uint32_t index, uint32_t slot, uint32_
         drop_record(table, record);
         record = grown;
         table->records[index] = record;
-    } else {
+    } else if (slot < record->count) {
         uint32_t after = record->count - slot;
 
         memmove(record_names(record) + slot + 1, record_names(record) + slot,
@@ -468,30 +468,64 @@ int attr_table_set_id(attr_table *table, uint32_t index, uint32_t name_id,
     return result;
 }
 
-/* Values whose pooled strings attr_table_prefetch_values() loads at once;
- * more than a cache's worth of misses in flight gains nothing. */
+/* String values whose hashes attr_table_set_all() computes ahead and
+ * whose pooled strings it loads at once. More than a cache's worth of
+ * misses in flight gains nothing. */
 #define PREFETCH_VALUES 32
 
-void attr_table_prefetch_values(const attr_table *table, const struct json_object *writes)
+int attr_table_set_all(attr_table *table, uint32_t index, const struct json_object *writes)
 {
+    json_object *object = (json_object *)writes;
     uint32_t hashes[PREFETCH_VALUES];
-    size_t count = 0;
+    size_t hashed = 0;
+    size_t strings = 0;
+    int result = 0;
 
-    if (!json_object_is_type(writes, json_type_object))
-        return;
-    json_object_object_foreach((struct json_object *)writes, name, value) {
-        (void)name;
-        if (count == PREFETCH_VALUES)
+    if (!attr_table_exists(table, index))
+        return -EINVAL;
+    if (!json_object_is_type(object, json_type_object))
+        return 0;
+
+    /* Hash the first string values once, both to start loading their
+     * pool slots and to intern them below, so that the cache misses of a
+     * whole entity overlap. */
+    json_object_object_foreach(object, key, member) {
+        (void)key;
+        if (hashed == PREFETCH_VALUES)
             break;
-        if (!json_object_is_type(value, json_type_string))
+        if (!json_object_is_type(member, json_type_string))
             continue;
-        hashes[count] = utf8_hash(json_object_get_string(value),
-                                  (size_t)json_object_get_string_len(value));
-        value_pool_prefetch(table->pool, hashes[count], 0);
-        count++;
+        hashes[hashed] = utf8_hash(json_object_get_string(member),
+                                   (size_t)json_object_get_string_len(member));
+        value_pool_prefetch(table->pool, hashes[hashed], 0);
+        hashed++;
     }
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < hashed; i++)
         value_pool_prefetch(table->pool, hashes[i], 1);
+
+    pthread_rwlock_wrlock(&table->lock);
+    json_object_object_foreach(object, name, value) {
+        uint32_t name_id = recent_name_id(table, name);
+        const uint32_t *string_hash = NULL;
+        int rc = -ENOMEM;
+
+        if (json_object_is_type(value, json_type_string)) {
+            if (strings < hashed)
+                string_hash = &hashes[strings];
+            strings++;
+        }
+        if (name_id == NAME_NONE) {
+            name_id = name_table_intern(table->names, name);
+            if (name_id != NAME_NONE)
+                remember_name(table, name, name_id);
+        }
+        if (name_id != NAME_NONE)
+            rc = set_locked(table, index, name_id, value, string_hash);
+        if (rc != 0)
+            result = rc;
+    }
+    pthread_rwlock_unlock(&table->lock);
+    return result;
 }
 
 int attr_table_find(const attr_table *table, uint32_t index, uint32_t name_id,

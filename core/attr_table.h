@@ -46,18 +46,12 @@ int attr_table_set(attr_table *table, uint32_t index, const char *name,
 int attr_table_set_id(attr_table *table, uint32_t index, uint32_t name_id,
                       const struct json_object *value);
 
-/* Set every member of writes (an object of attribute names to values; a
- * null value unsets) on the entity, as attr_table_set() would one by one,
- * under one write lock and with the cache misses of the string values
- * overlapped. Returns 0, or -ENOMEM when a value could not be set (the
+/* Set every member of writes, an object of attribute names to values, on
+ * the entity as attr_table_set() would one by one (a null value unsets).
+ * It takes the write lock once and overlaps the cache misses of the
+ * string values. Returns 0, or -ENOMEM when a value could not be set (the
  * others are set). */
 int attr_table_set_all(attr_table *table, uint32_t index, const struct json_object *writes);
-
-/* Start loading into the cache the pooled strings that setting the string
- * values of writes (an object of attribute names to values) looks up, so
- * that the cache misses of a whole entity overlap. Only a hint: it
- * changes nothing. */
-void attr_table_prefetch_values(const attr_table *table, const struct json_object *writes);
 
 /* The attribute's value as a new json-c object (caller puts it); NULL when
  * unset. A stored JSON null is returned as NULL too. */
@@ -76,7 +70,7 @@ void attr_table_each(const attr_table *table, uint32_t index,
 
 /* Take one more reference on the pooled part of a value from
  * attr_table_find(), so that it stays valid after the attribute changes.
- * Loop thread only; give it back with attr_table_release_value(). */
+ * Loop thread only. Give it back with attr_table_release_value(). */
 void attr_table_retain_value(attr_table *table, const struct attr_value *value);
 void attr_table_release_value(attr_table *table, const struct attr_value *value);
 

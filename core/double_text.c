@@ -185,8 +185,8 @@ static size_t mark_as_double(char *text, size_t length)
     return length + 2;
 }
 
-/* NaN and the infinities as json-c writes them; returns 0 for any other
- * number. */
+/* Write NaN and the infinities as json-c writes them, and return 0 for
+ * any other number. */
 static size_t write_special(double number, char *text)
 {
     const char *word;

@@ -683,7 +683,7 @@ void entities_deliver_updates(entities *e, int committed)
     e->update_count = 0;
 }
 
-/* Adds name: [old, new] to changes, with name as a key kept for the life
+/* Add name: [old, new] to changes, with name as a key kept for the life
  * of the process where possible, so that json-c need not copy it. */
 static void add_pair(json_object *changes, const char *name, json_object *old_value,
                      json_object *new_value)
@@ -880,7 +880,7 @@ static void expand_all_new(attr_table *table, uint32_t index, entity_update *upd
 /* Set one attribute (value NULL unsets) and note the change in update:
  * name goes from old to new, and an attribute that ends where it started
  * in this transaction is dropped. Only the name and the old value are
- * kept; the new value is the one the table holds. */
+ * kept, because the new value is the one the table holds. */
 static void write_attribute(entity_set *set, uint32_t index, entity_update *update,
                             const char *name, json_object *value)
 {
@@ -932,9 +932,7 @@ static int only_plain_writes(json_object *writes)
 static void apply_to_new(entity_set *set, uint32_t index, entity_update *update,
                          json_object *writes)
 {
-    attr_table_prefetch_values(set->attributes, writes);
-    json_object_object_foreach(writes, name, value)
-        attr_table_set(set->attributes, index, name, value);
+    attr_table_set_all(set->attributes, index, writes);
     update->attributes_all_new = 1;
 }
 

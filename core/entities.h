@@ -80,8 +80,9 @@ typedef struct entity_attribute_change {
  * its first old value and its last new one, which is the entity's current
  * value when the hook runs. The objects belong to the update and are
  * freed after the hook returns (take a reference to keep them). They are
- * read-only: updates with no segment change or no event may share one
- * empty array. */
+ * read-only: updates with no segment change or no event share one empty
+ * array. NOTE: json-c writes a print buffer into an object it serializes,
+ * so serialize these arrays on the loop thread only. */
 typedef struct entity_update {
     store_entity_kind kind;
     uint32_t index;
@@ -174,9 +175,9 @@ entity_update *entities_update_of(entities *e, store_entity_kind kind, uint32_t 
 void entities_update_add_segment(entity_update *update, int entered, const char *segment_id);
 
 /* The attribute changes of update as a new {"name": [old, new]} object,
- * where new is the entity's current value. Call it from the update hook:
- * once the hook returns, the entity may change again and the update is
- * gone. Returns NULL when out of memory. */
+ * where new is the entity's current value. Call it from the update or the
+ * prepare hook: once the hook returns, the entity may change again and
+ * the update is gone. Returns NULL when out of memory. */
 struct json_object *entities_update_attributes(entities *e, const entity_update *update);
 
 /* Pass the pending updates to the hook when committed is non-zero, then

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Maximum length of a path in a message; longer paths are cut, which only
  * shortens the message. */
@@ -378,6 +381,35 @@ static const bool string_stop[256] = {
     [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1,
 };
 
+/* The first byte from at (before end) that string_stop marks, or end.
+ * With SSE2, which every x86-64 CPU has, it tests 16 bytes at a time,
+ * because this loop was the largest part of parsing a batch. */
+static const char *skip_plain_text(const char *at, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i last_control = _mm_set1_epi8(0x1f);
+
+    while (end - at >= 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(const void *)at);
+        /* A byte is at most 0x1f when the unsigned minimum leaves it. */
+        __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, last_control), bytes);
+        __m128i stops = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
+            control);
+        unsigned mask = (unsigned)_mm_movemask_epi8(stops);
+
+        if (mask != 0)
+            return at + __builtin_ctz(mask);
+        at += 16;
+    }
+#endif
+    while (at < end && !string_stop[(unsigned char)*at])
+        at++;
+    return at;
+}
+
 /* Read a string whose opening quote p->at points at. *text is either in
  * the body or, when the string has escapes or copy is set, in p->scratch
  * with a NUL after it. */
@@ -394,9 +426,7 @@ static fast_result fast_string(fast_parser *p, bool copy, const char **text, siz
         unsigned char c;
         const char *escape;
 
-        /* Skip the bytes that need no attention in one tight loop. */
-        while (p->at < p->end && !string_stop[(unsigned char)*p->at])
-            p->at++;
+        p->at = skip_plain_text(p->at, p->end);
         if (p->at >= p->end)
             return FAST_GIVE_UP;
         c = (unsigned char)*p->at;

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "attr_table.h"
@@ -518,6 +519,64 @@ static void readers_share_lock(void **state)
     set_json(user, "plan", "\"Team\"");
 }
 
+/* attr_table_set_all() stores what attr_table_set() stores one by one,
+ * and interns strings under the same hash, so that both entities share
+ * each pooled string. More string values than it hashes ahead (32) cover
+ * both of its paths. */
+static void set_all_matches_single_sets(void **state)
+{
+    json_object *writes = json_tokener_parse(
+        "{\"plan\": \"Team\", \"score\": 3, \"ratio\": 0.5, \"vip\": true,"
+        " \"tags\": [\"x\", \"y\"], \"gone\": null}");
+    uint32_t with_all;
+    uint32_t one_by_one;
+    char *text_all = NULL;
+    char *text_single = NULL;
+    size_t capacity_all = 0;
+    size_t capacity_single = 0;
+    long length;
+
+    (void)state;
+    assert_non_null(writes);
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        char value[32];
+
+        snprintf(name, sizeof(name), "field_%02d", i);
+        snprintf(value, sizeof(value), "value number %d", i);
+        json_object_object_add(writes, name, json_object_new_string(value));
+    }
+    with_all = attr_table_add(table);
+    one_by_one = attr_table_add(table);
+    assert_int_equal(attr_table_set_all(table, with_all, writes), 0);
+    json_object_object_foreach(writes, name, value)
+        assert_int_equal(attr_table_set(table, one_by_one, name, value), 0);
+
+    length = attr_table_json_text(table, with_all, &text_all, &capacity_all);
+    assert_true(length > 0);
+    assert_true(attr_table_json_text(table, one_by_one, &text_single, &capacity_single) > 0);
+    assert_string_equal(text_all, text_single);
+
+    json_object_object_foreach(writes, key, member) {
+        uint32_t name_id = attr_table_intern_name(table, key);
+        attr_value from_all;
+        attr_value from_single;
+
+        if (member == NULL) {
+            assert_false(attr_table_find(table, with_all, name_id, &from_all));
+            continue;
+        }
+        assert_true(attr_table_find(table, with_all, name_id, &from_all));
+        assert_true(attr_table_find(table, one_by_one, name_id, &from_single));
+        assert_int_equal(from_all.type, from_single.type);
+        if (from_all.type == ATTR_TYPE_STRING)
+            assert_ptr_equal(from_all.payload.pooled, from_single.payload.pooled);
+    }
+    free(text_all);
+    free(text_single);
+    json_object_put(writes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +596,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unused_values_freed, setup, teardown),
         cmocka_unit_test_setup_teardown(memory_per_user_accounted, setup, teardown),
         cmocka_unit_test_setup_teardown(readers_share_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(set_all_matches_single_sets, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

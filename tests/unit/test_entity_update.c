@@ -223,8 +223,8 @@ static void test_changes_fold_in_one_apply(void **state)
     apply_all(f, folded, 2);
     assert_int_equal(f->seen_count, 1);
     seen = seen_for(f, "u1");
-    /* plan went back to where it started; tier keeps its first old value
-     * and its last new one. */
+    /* plan went back to where it started, and tier keeps its first old
+     * value and its last new one. */
     assert_string_equal(seen->attributes, "{\"tier\":[\"a\",\"c\"],\"tags\":[null,[\"x\",1]]}");
 }
 
