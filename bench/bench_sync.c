@@ -231,12 +231,13 @@ static int run_batch(const options *options, const bench_wharfd *process, http_c
     figures->loop_cpu_seconds = loop_after - loop_before;
     printf("batch run %u: %llu users in %llu requests: done in %.2f s (%.0f users/s), last "
            "message at the sink after %.2f s; wharfd CPU %.2f s (%.2f cores), of which the "
-           "event loop %.2f s\n",
+           "event loop %.2f s; per user %.2f us of wharfd CPU, %.2f us on the event loop\n",
            run, (unsigned long long)options->users,
            (unsigned long long)(after.requests - before.requests), figures->seconds,
            (double)options->users / figures->seconds, figures->delivery_seconds,
            figures->cpu_seconds, figures->cpu_seconds / figures->seconds,
-           figures->loop_cpu_seconds);
+           figures->loop_cpu_seconds, figures->cpu_seconds * 1e6 / (double)options->users,
+           figures->loop_cpu_seconds * 1e6 / (double)options->users);
     fflush(stdout);
     return 0;
 }
@@ -258,11 +259,13 @@ static int batch_phase(const options *options, const bench_wharfd *process, http
     qsort(runs, options->runs, sizeof(runs[0]), compare_batch);
     median = &runs[options->runs / 2];
     printf("batch: median of %u runs %.0f users/s (range %.0f to %.0f), %.2f s, wharfd CPU "
-           "%.2f s, of which the event loop %.2f s\n",
+           "%.2f s, of which the event loop %.2f s; per user %.2f us of wharfd CPU, %.2f us "
+           "on the event loop\n",
            options->runs, (double)options->users / median->seconds,
            (double)options->users / runs[options->runs - 1].seconds,
            (double)options->users / runs[0].seconds, median->seconds, median->cpu_seconds,
-           median->loop_cpu_seconds);
+           median->loop_cpu_seconds, median->cpu_seconds * 1e6 / (double)options->users,
+           median->loop_cpu_seconds * 1e6 / (double)options->users);
     fflush(stdout);
     return 0;
 }

@@ -1,6 +1,6 @@
-/* Unit tests of the connector log in the SQLite sync store: lines come back
- * in order with every field, whatever the writer's grouping of inserts, the
- * filters select the right lines, and a read sees every line appended
+/* Unit tests of the connector log in the SQLite sync store. Lines come back
+ * in order with every field, whatever the writer's grouping of inserts. The
+ * filters select the right lines, and a read returns every line appended
  * before it without an explicit flush. */
 #include <setjmp.h>
 #include <stdarg.h>
