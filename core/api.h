@@ -44,6 +44,8 @@ void api_ingest_identify(struct service *service, http_request *request, const c
 void api_ingest_group(struct service *service, http_request *request, const char *param);
 void api_ingest_track(struct service *service, http_request *request, const char *param);
 void api_ingest_batch(struct service *service, http_request *request, const char *param);
+/* Close the ingest API's timer at shutdown. */
+void api_ingest_close(void);
 void api_batches_create(struct service *service, http_request *request, const char *param);
 void api_batches_list(struct service *service, http_request *request, const char *param);
 void api_batches_get(struct service *service, http_request *request, const char *param);

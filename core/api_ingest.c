@@ -111,10 +111,17 @@ static void segment_job_parse(uv_work_t *work)
  * queued (loop thread only). Parsing on several workers leaves freed
  * memory in each worker's arena, about 36 MB of resident memory after a
  * million new users (docs/benchmarks.md). malloc_trim() gives back what
- * it can once ingest goes idle. */
+ * it can once ingest has been idle for TRIM_IDLE_MS: a trim costs most of
+ * a millisecond of CPU, too much after every request of a steady stream
+ * of small ones. */
+#define TRIM_IDLE_MS 1000
+
 static unsigned segment_jobs;
 static bool trim_queued;
 static uv_work_t trim_work;
+static uv_timer_t trim_timer;
+static bool trim_timer_open;
+static bool trim_stopped; /* wharfd is stopping: no new timer */
 
 static void trim_arenas(uv_work_t *work)
 {
@@ -131,13 +138,35 @@ static void trim_finished(uv_work_t *work, int status)
     trim_queued = false;
 }
 
-/* Note that a job was freed; the last one of a burst queues a trim. */
+static void on_trim_timer(uv_timer_t *timer)
+{
+    if (segment_jobs > 0 || trim_queued)
+        return;
+    if (uv_queue_work(timer->loop, &trim_work, trim_arenas, trim_finished) == 0)
+        trim_queued = true;
+}
+
+/* Note that a job was freed; the last one of a burst (re)starts the idle
+ * timer that queues a trim. */
 static void segment_job_gone(uv_loop_t *loop)
 {
-    if (--segment_jobs > 0 || trim_queued)
+    if (--segment_jobs > 0 || trim_stopped)
         return;
-    if (uv_queue_work(loop, &trim_work, trim_arenas, trim_finished) == 0)
-        trim_queued = true;
+    if (!trim_timer_open) {
+        if (uv_timer_init(loop, &trim_timer) != 0)
+            return;
+        trim_timer_open = true;
+    }
+    uv_timer_start(&trim_timer, on_trim_timer, TRIM_IDLE_MS, 0);
+}
+
+void api_ingest_close(void)
+{
+    trim_stopped = true;
+    if (!trim_timer_open)
+        return;
+    trim_timer_open = false;
+    uv_close((uv_handle_t *)&trim_timer, NULL);
 }
 
 /* Worker thread: free what the parser made. */

@@ -61,6 +61,8 @@ static void on_deliveries_drained(void *arg)
 {
     service *svc = arg;
 
+    api_ingest_close();
+
     plugin_registry_stop_watching(svc->plugins);
     segment_set_stop(svc->segments);
     /* Before connectors stop: their cancelled sends report back to it. */
