@@ -129,8 +129,10 @@ class RetryTest(DeliveryTestCase):
         self.service.wait_until(
             lambda: self.delivered_ids() == {"dead-0": 1, "dead-1": 1, "dead-2": 1},
             timeout=10)
+        # The destination has the messages before wharfd reads its answer.
+        lines = self.wait_log_count(hook["id"], "outgoing.user.success", 3)
+        self.assertEqual(len(lines), 3, lines)
         self.assertEqual(self.dead_letters(hook["id"])["dead_letters"], [])
-        self.assertEqual(len(self.all_logs(hook["id"], message="outgoing.user.success")), 3)
 
 
 if __name__ == "__main__":
