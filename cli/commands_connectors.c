@@ -77,6 +77,28 @@ static int only_whitespace(const char *text, size_t length)
     return 1;
 }
 
+/* Whether the first length bytes of text are standard JSON in UTF-8 (no
+ * trailing commas or single quotes, which json-c otherwise accepts and
+ * wharfd does not); if not, say where. */
+static int strict_json(const char *path, const char *text, size_t length)
+{
+    json_tokener *tokener = json_tokener_new();
+    json_object *value;
+    enum json_tokener_error error;
+
+    if (tokener == NULL)
+        return 1; /* the API checks it again */
+    json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    value = json_tokener_parse_ex(tokener, text, (int)length);
+    error = json_tokener_get_error(tokener);
+    if (error != json_tokener_success)
+        wharfctl_error("%s is not valid JSON: %s at byte %zu; fix the file and try again", path,
+                       json_tokener_error_desc(error), json_tokener_get_parse_end(tokener));
+    json_object_put(value);
+    json_tokener_free(tokener);
+    return error == json_tokener_success;
+}
+
 /* Parse the definition; on a syntax error print where it is and return NULL. */
 static json_object *parse_definition(const char *path, const char *text, size_t length)
 {
@@ -114,6 +136,9 @@ static json_object *parse_definition(const char *path, const char *text, size_t 
         wharfctl_error("%s must contain one JSON object such as {\"name\": \"...\", \"plugin\": "
                        "\"webhook\", \"settings\": {...}}, got a JSON %s",
                        path, json_type_to_name(json_object_get_type(definition)));
+        json_object_put(definition);
+        definition = NULL;
+    } else if (!strict_json(path, text, end)) {
         json_object_put(definition);
         definition = NULL;
     }

@@ -170,9 +170,10 @@ static int run_resend(wharfctl *ctl, const command *self, int argc, char **argv)
         return WHARFCTL_EXIT_FAILURE;
     if (ctl->json_output)
         wharfctl_print_json(response.body);
-    else
-        printf("Re-queued %" PRId64 " dead letters.\n",
-               json_integer_member(response.body, "requeued"));
+    else {
+        int64_t requeued = json_integer_member(response.body, "requeued");
+        printf("Re-queued %" PRId64 " dead letter%s.\n", requeued, requeued == 1 ? "" : "s");
+    }
     api_response_cleanup(&response);
     return WHARFCTL_EXIT_OK;
 }

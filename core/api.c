@@ -189,6 +189,9 @@ json_object *api_read_json_body(http_request *request)
         http_respond_error(request, 500, "out of memory");
         return NULL;
     }
+    /* Standard JSON only (no trailing commas or single quotes), in UTF-8,
+     * as the ingest API takes it. */
+    json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     object = json_tokener_parse_ex(tokener, body, (int)size);
     error = json_tokener_get_error(tokener);
     /* A bare number at the very end is only complete once the tokener sees

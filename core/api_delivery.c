@@ -134,7 +134,7 @@ void api_dead_letters_resend(service *svc, http_request *request, const char *id
     revived = sync_dead_letters_resend(svc->sync, c->id, list, count, error, sizeof(error));
     free(list);
     if (revived < 0) {
-        http_respond_error(request, 500, "%s", error);
+        http_respond_error(request, revived == -2 ? 404 : 500, "%s", error);
         return;
     }
     answer = json_object_new_object();

@@ -124,9 +124,12 @@ typedef struct store_ops {
     int (*delivery_bury)(store *store, int64_t sequence, unsigned attempt, const char *reason);
     int (*delivery_delete)(store *store, int64_t sequence);
     /* Dead letters of a connector back to the queue (attempt 0, due now):
-     * the given sequences, or all when count is 0. *revived gets the count. */
+     * the given sequences, or all when count is 0. *revived gets the count;
+     * missing (room for count) gets the given sequences that are not dead
+     * letters of the connector, and *missing_count their number. */
     int (*delivery_revive)(store *store, const char *connector_id, const int64_t *sequences,
-                           size_t count, int64_t *revived);
+                           size_t count, int64_t *revived, int64_t *missing,
+                           size_t *missing_count);
     /* Delete every queued message and dead letter of a connector. */
     int (*delivery_forget_connector)(store *store, const char *connector_id);
     /* Rows of one connector (every connector when NULL) with the given dead

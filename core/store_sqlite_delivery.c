@@ -189,7 +189,8 @@ static int run_for_connector(store *base, const char *sql, const char *connector
  * a new age) and the dead ones deleted, so the queue's read position,
  * which only moves forward, reaches them. */
 int store_sqlite_delivery_revive(store *base, const char *connector_id, const int64_t *sequences,
-                                 size_t count, int64_t *revived)
+                                 size_t count, int64_t *revived, int64_t *missing,
+                                 size_t *missing_count)
 {
     static const char copy_all_sql[] =
         "INSERT INTO deliveries (connector_id, kind, entity_id, batch_id, payload, created_ms) "
@@ -209,6 +210,7 @@ int store_sqlite_delivery_revive(store *base, const char *connector_id, const in
     int rc;
 
     *revived = 0;
+    *missing_count = 0;
     if (count == 0) {
         rc = run_for_connector(base, copy_all_sql, connector_id, 0, revived,
                                "cannot re-queue dead letters");
@@ -217,8 +219,12 @@ int store_sqlite_delivery_revive(store *base, const char *connector_id, const in
                                            "cannot re-queue dead letters");
     }
     for (size_t i = 0; i < count; i++) {
+        int64_t before = *revived;
+
         rc = run_for_connector(base, copy_one_sql, connector_id, sequences[i], revived,
                                "cannot re-queue a dead letter");
+        if (rc == 0 && *revived == before)
+            missing[(*missing_count)++] = sequences[i];
         if (rc == 0)
             rc = run_for_connector(base, delete_one_sql, connector_id, sequences[i], &deleted,
                                    "cannot re-queue a dead letter");

@@ -17,7 +17,8 @@ int store_sqlite_delivery_bury(store *base, int64_t sequence, unsigned attempt,
                                const char *reason);
 int store_sqlite_delivery_delete(store *base, int64_t sequence);
 int store_sqlite_delivery_revive(store *base, const char *connector_id, const int64_t *sequences,
-                                 size_t count, int64_t *revived);
+                                 size_t count, int64_t *revived, int64_t *missing,
+                                 size_t *missing_count);
 int store_sqlite_delivery_forget_connector(store *base, const char *connector_id);
 int store_sqlite_delivery_each(store *base, const char *connector_id, int dead, int64_t after,
                                unsigned limit, store_delivery_fn fn, void *user_data);

@@ -66,7 +66,9 @@ struct json_object *sync_dead_letters_list(sync_engine *engine, const char *conn
                                            size_t error_size);
 
 /* Re-queue dead letters of a connector: the ids given, or all when count
- * is 0. Returns the number re-queued, or -1 with error. */
+ * is 0. Returns the number re-queued, -2 with error when a given id is
+ * not a dead letter of the connector (then none is re-queued), or -1 with
+ * error when the store failed. */
 int64_t sync_dead_letters_resend(sync_engine *engine, const char *connector_id,
                                  const int64_t *ids, size_t count, char *error,
                                  size_t error_size);

@@ -69,13 +69,37 @@ int64_t sync_dead_letters_resend(sync_engine *engine, const char *connector_id,
 {
     store *st = engine->service->store;
     int64_t revived = 0;
+    int64_t *missing = count > 0 ? calloc(count, sizeof(*missing)) : NULL;
+    size_t missing_count = 0;
     sync_queue *q;
     int rc;
 
+    if (count > 0 && missing == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
     /* Re-queued rows get new sequences, so they go after what is queued. */
     rc = st->ops->begin(st);
     if (rc == 0)
-        rc = st->ops->delivery_revive(st, connector_id, ids, count, &revived);
+        rc = st->ops->delivery_revive(st, connector_id, ids, count, &revived, missing,
+                                      &missing_count);
+    if (rc == 0 && missing_count > 0) {
+        /* All or nothing: name the ids that are not there. */
+        size_t used = (size_t)snprintf(error, error_size, "dead letter%s ",
+                                       missing_count > 1 ? "s" : "");
+        for (size_t i = 0; i < missing_count && i < 10 && used < error_size; i++)
+            used += (size_t)snprintf(error + used, error_size - used, "%s%lld", i > 0 ? ", " : "",
+                                     (long long)missing[i]);
+        if (used < error_size)
+            snprintf(error + used, error_size - used,
+                     "%s not found for connector %s, so nothing was re-queued; list them with "
+                     "GET /api/v1/connectors/%s/dead-letters",
+                     missing_count > 10 ? " and more" : "", connector_id, connector_id);
+        st->ops->rollback(st);
+        free(missing);
+        return -2;
+    }
+    free(missing);
     if (rc == 0)
         rc = st->ops->commit(st);
     else

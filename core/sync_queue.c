@@ -865,7 +865,7 @@ static void on_drain_timeout(uv_timer_t *handle)
     engine->drain_timer_started = 0;
     if (done == NULL)
         return;
-    log_warn("%zu plugin batches still in flight after the shutdown timeout; their messages "
+    log_warn("plugin batches still in flight after the shutdown timeout: %zu; their messages "
              "are sent again after restart",
              sync_in_flight_total(engine));
     engine->drained = NULL;
@@ -882,8 +882,8 @@ void sync_engine_drain(sync_engine *engine, uint64_t timeout_ms, void (*done)(vo
         finish_drain_if_idle(engine);
         return;
     }
-    log_info("waiting up to %llu ms for %zu plugin batches in flight", (unsigned long long)timeout_ms,
-             sync_in_flight_total(engine));
+    log_info("waiting up to %llu ms for the plugin batches in flight (%zu)",
+             (unsigned long long)timeout_ms, sync_in_flight_total(engine));
     engine->drain_timer_started = 1;
     uv_timer_start(&engine->drain_timer, on_drain_timeout, timeout_ms, 0);
 }

@@ -331,6 +331,9 @@ class ConnectorValidationTest(ConnectorApiTestCase):
         cases = [
             ("malformed JSON", b'{"plugin": "fixture-valid", "name": ', "json"),
             ("trailing garbage", b'{"plugin": "fixture-valid"} xyz', "json"),
+            ("trailing comma", b'{"plugin": "fixture-valid", "name": "crm",}', "json"),
+            ("single quotes", b"{'plugin': 'fixture-valid'}", "json"),
+            ("invalid UTF-8", b'{"plugin": "fixture-valid", "name": "\xff"}', "json"),
             ("empty body", b"", "empty"),
             ("array body", b'[{"plugin": "fixture-valid"}]', "object"),
             ("string body", b'"fixture-valid"', "object"),

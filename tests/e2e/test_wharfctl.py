@@ -402,6 +402,8 @@ class ConnectorsTest(WharfctlTestCase):
             (os.path.join(self.work_dir, "missing.json"), "cannot read"),
             (write_text("broken.json", '{"name": "x",'), "is not valid JSON"),
             (write_text("two.json", '{}\n{}\n'), "contains more than one JSON value"),
+            (write_text("comma.json", '{"name": "x", "plugin": "webhook",}'),
+             "is not valid JSON"),
             (write_text("number.json", "123"), "got a JSON int"),
             (self.write_json("list.json", [1, 2]), "must contain one JSON object"),
         ]

@@ -72,7 +72,7 @@ class WharfctlDeadLettersTest(SyncTestCase):
         code, out, err = self.wharfctl("resend", "hook", str(ann[0]["id"]))
 
         self.assertEqual(code, 0, err)
-        self.assertIn("Re-queued 1 dead letters.", out)
+        self.assertIn("Re-queued 1 dead letter.", out)
         self.wait_log_count(self.hook["id"], "outgoing.user.success", 1,
                             user_id=self.user("ann")["id"])
         self.assertEqual(self.requests_per_external_id(), {"ann": 2, "bob": 1})
@@ -107,6 +107,19 @@ class WharfctlDeadLettersTest(SyncTestCase):
         code, _, err = self.wharfctl("resend", "hook", "twelve")
         self.assertEqual(code, 2, err)
         self.assertIn("\"twelve\" is not a dead letter id", err)
+
+    def test_resend_unknown_id_requeues_nothing(self):
+        self.make_dead_letters(["ann"])
+        status, body = self.service.get("/api/v1/connectors/%s/dead-letters" % self.hook["id"])
+        ann_id = body["dead_letters"][0]["id"]
+
+        code, _, err = self.wharfctl("resend", "hook", str(ann_id), "999999")
+
+        self.assertEqual(code, 1, err)
+        self.assertIn("dead letter 999999 not found", err)
+        self.assertIn("nothing was re-queued", err)
+        status, body = self.service.get("/api/v1/connectors/%s/dead-letters" % self.hook["id"])
+        self.assertEqual([letter["id"] for letter in body["dead_letters"]], [ann_id])
 
     def test_resend_api_rejects_bad_ids(self):
         url = "/api/v1/connectors/%s/dead-letters/resend" % self.hook["id"]
