@@ -376,6 +376,32 @@ static void settle(sync_engine *engine, outgoing *item, int outcome)
         manual_batch_count_queued(engine, item->batch->id, outcome);
 }
 
+/* Store a message that has no row yet (one of a manual batch): queued
+ * for its next attempt, or dead with reason. Sets item->sequence. */
+static int insert_row(sync_engine *engine, sync_queue *q, outgoing *item, int dead,
+                      const char *reason)
+{
+    store *st = deferred_store(engine);
+    const char *payload = sync_outgoing_payload(item);
+    store_delivery_row row = {
+        .connector_id = q->connector_id,
+        .kind = item->kind,
+        .entity_id = item->kind == STORE_USERS ? item->user_id : item->account_id,
+        .batch_id = item->batch != NULL ? item->batch->id : NULL,
+        .payload = payload != NULL ? payload : "{}",
+        .created_ms = item->created_ms,
+        .attempt = item->attempt,
+        .next_attempt_ms = dead ? 0 : item->not_before_ms,
+        .dead = dead,
+        .reason = reason,
+    };
+    int rc = st->ops->delivery_insert(st, &row);
+
+    if (rc == 0)
+        item->sequence = row.sequence;
+    return rc;
+}
+
 /* Keep the message as a dead letter, with an error line. */
 static void bury(sync_engine *engine, sync_queue *q, outgoing *item, int status_code,
                  const char *reason)
@@ -397,19 +423,7 @@ static void bury(sync_engine *engine, sync_queue *q, outgoing *item, int status_
         if (item->batch != NULL && !item->from_members)
             manual_batch_count_queued(engine, item->batch->id, POSITION_FAILED);
     } else {
-        const char *payload = sync_outgoing_payload(item);
-        store_delivery_row row = {
-            .connector_id = q->connector_id,
-            .kind = item->kind,
-            .entity_id = item->kind == STORE_USERS ? item->user_id : item->account_id,
-            .batch_id = item->batch != NULL ? item->batch->id : NULL,
-            .payload = payload != NULL ? payload : "{}",
-            .created_ms = item->created_ms,
-            .attempt = item->attempt,
-            .dead = 1,
-            .reason = reason,
-        };
-        if (st->ops->delivery_insert(st, &row) != 0)
+        if (insert_row(engine, q, item, 1, reason) != 0)
             sync_queue_store_failed(engine, "cannot store a dead letter");
         if (item->from_members)
             manual_batch_settle(engine, item, POSITION_FAILED);
@@ -471,22 +485,8 @@ static int schedule_retry(sync_engine *engine, sync_queue *q, const connector *c
                                      NULL) != 0)
             sync_queue_store_failed(engine, "cannot record a retry");
     } else {
-        const char *payload = sync_outgoing_payload(item);
-        store_delivery_row row = {
-            .connector_id = q->connector_id,
-            .kind = item->kind,
-            .entity_id = item->kind == STORE_USERS ? item->user_id : item->account_id,
-            .batch_id = item->batch != NULL ? item->batch->id : NULL,
-            .payload = payload != NULL ? payload : "{}",
-            .created_ms = item->created_ms,
-            .attempt = item->attempt,
-            .next_attempt_ms = item->not_before_ms,
-        };
-        if (st->ops->delivery_insert(st, &row) != 0) {
+        if (insert_row(engine, q, item, 0, NULL) != 0)
             sync_queue_store_failed(engine, "cannot queue a retry");
-        } else {
-            item->sequence = row.sequence;
-        }
         if (item->from_members) {
             manual_batch_settle(engine, item, POSITION_QUEUED);
             item->from_members = 0;
