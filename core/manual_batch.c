@@ -3,7 +3,7 @@
  * to one connector on demand. Messages are marked "is_export": true and
  * carry no changes and no events.
  *
- * Durability: before the API answers 202, the batch and its member list
+ * Durability: before the API returns 202, the batch and its member list
  * (entity ids, in the order they are sent) are stored. Its progress, the
  * position up to which every message has a final outcome or sits in the
  * durable queue, is stored at most a second apart; a restart resumes from
@@ -132,8 +132,8 @@ static void finish_if_done(sync_engine *engine, manual_batch *batch)
         set_state(engine, batch, STATE_DONE, NULL);
 }
 
-/* Room for the outcome of position; the ring holds positions from
- * handed_through to next. */
+/* Make room for the outcome of position. The ring contains the positions
+ * from handed_through to next. */
 static int reserve_outcome(manual_batch *batch, uint32_t position)
 {
     uint32_t needed = position - batch->handed_through + 1;

@@ -1,10 +1,10 @@
 /*
- * Events an automatic message carries: those the user's events since the
- * last message to that connector. When a change with events is skipped
- * for a connector (the user is not in its whitelist, say), the connector's
- * queue remembers the sequence of the first such event; the next message
- * to that connector for the user carries every event from there on, read
- * from the store, up to SYNC_PENDING_EVENTS_MAX of the newest.
+ * Events an automatic message carries: the user's events since the last
+ * message to that connector. When a change with events is skipped for a
+ * connector (the user is not in its whitelist, say), the connector's queue
+ * remembers the sequence of the first such event. The next message to that
+ * connector for the user then carries every event from there on, read from
+ * the store, up to SYNC_PENDING_EVENTS_MAX of the newest.
  */
 #include <json-c/json.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * Per-connector delivery queues. Every automatic message is a row of the
  * store's delivery queue from the transaction that made it until its final
- * outcome; a manual batch's messages are made from its stored member list
+ * outcome. A manual batch's messages are made from its stored member list,
  * and enter the store only when they need a retry. A window of at most
  * SYNC_WINDOW_MAX messages per connector is held in memory; the rest waits
  * in the store, so a destination that is down for hours costs disk, not
@@ -444,8 +444,8 @@ static int64_t backoff_ms(const delivery_settings *settings, unsigned attempt)
     return (int64_t)(((uint64_t)rand() << 16 ^ (uint64_t)rand()) % ceiling) + 1;
 }
 
-/* Schedule another attempt; returns 0, or -1 when the message is due for
- * the dead letters instead (reason then says why). */
+/* Schedule another attempt. Returns 0, or -1 when the message is due for
+ * the dead letters instead, with the cause in reason. */
 static int schedule_retry(sync_engine *engine, sync_queue *q, const connector *c, outgoing *item,
                           const batch_result *result, char *reason, size_t reason_size)
 {
