@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "string_map.h"
 
 /* Lines travel to the writer packed into blocks that are recycled, never
  * freed one line at a time: the writer thread freeing what the loop thread
@@ -94,6 +95,9 @@ typedef struct sqlite_sync_store {
     sqlite3_stmt *append;
     sqlite3_stmt *append_many; /* LINES_PER_INSERT lines */
     sqlite3_stmt *save_batch;
+    sqlite3_stmt *name_insert; /* writer thread */
+    sqlite3_stmt *name_select; /* writer thread */
+    string_map names;          /* writer thread: log_names, name -> key */
     block *open; /* the block being filled; caller's thread only */
     pthread_t writer;
     pthread_mutex_t lock; /* guards the rest */
@@ -110,26 +114,31 @@ typedef struct sqlite_sync_store {
     char write_error[512]; /* "" unless the writer failed since the last flush */
 } sqlite_sync_store;
 
+/* Log lines name their connector, message and batch by a key into
+ * log_names, so that a line and its index entry carry a small integer
+ * instead of a 36-byte id: every delivered message writes two lines. */
 static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS log_names ("
+    "  key INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE"
+    ");"
     "CREATE TABLE IF NOT EXISTS log_lines ("
     "  sequence INTEGER PRIMARY KEY,"
     "  at_ms INTEGER NOT NULL,"
-    "  connector_id TEXT NOT NULL,"
-    "  message TEXT NOT NULL,"
+    "  connector INTEGER NOT NULL,"
+    "  message INTEGER NOT NULL,"
     "  user_id TEXT,"
     "  account_id TEXT,"
     "  claims TEXT,"
-    "  batch_id TEXT,"
+    "  batch INTEGER,"
     "  data TEXT"
     ");"
-    "CREATE INDEX IF NOT EXISTS log_lines_connector ON log_lines (connector_id, sequence);"
-    "CREATE INDEX IF NOT EXISTS log_lines_time ON log_lines (at_ms);"
     /* Reads walk one connector's lines by sequence (log_lines_connector)
      * and test the other filters on each line, so indexes on user_id and
-     * batch_id would only slow every append: a random UUID key makes each
-     * insert touch a random page. Databases from before drop them. */
-    "DROP INDEX IF EXISTS log_lines_user;"
-    "DROP INDEX IF EXISTS log_lines_batch;"
+     * batch would only slow every append: a random UUID key makes each
+     * insert touch a random page. */
+    "CREATE INDEX IF NOT EXISTS log_lines_connector ON log_lines (connector, sequence);"
+    "CREATE INDEX IF NOT EXISTS log_lines_time ON log_lines (at_ms);"
     "CREATE TABLE IF NOT EXISTS batches ("
     "  id TEXT PRIMARY KEY,"
     "  connector_id TEXT NOT NULL,"
@@ -137,6 +146,27 @@ static const char schema[] =
     "  created_seq INTEGER NOT NULL"
     ");"
     "CREATE INDEX IF NOT EXISTS batches_connector ON batches (connector_id, created_seq);";
+
+/* Lines of a sync.db written before log_names existed move to the new
+ * layout, keeping their sequences. */
+static const char migrate_names[] =
+    "DROP INDEX IF EXISTS log_lines_user;"
+    "DROP INDEX IF EXISTS log_lines_batch;"
+    "DROP INDEX IF EXISTS log_lines_connector;"
+    "DROP INDEX IF EXISTS log_lines_time;"
+    "ALTER TABLE log_lines RENAME TO log_lines_before_names;";
+
+static const char migrate_names_copy[] =
+    "INSERT OR IGNORE INTO log_names (name) SELECT connector_id FROM log_lines_before_names "
+    "UNION SELECT message FROM log_lines_before_names "
+    "UNION SELECT batch_id FROM log_lines_before_names WHERE batch_id IS NOT NULL;"
+    "INSERT INTO log_lines (sequence, at_ms, connector, message, user_id, account_id, claims, "
+    "batch, data) SELECT o.sequence, o.at_ms, "
+    "(SELECT key FROM log_names WHERE name = o.connector_id), "
+    "(SELECT key FROM log_names WHERE name = o.message), o.user_id, o.account_id, o.claims, "
+    "(SELECT key FROM log_names WHERE name = o.batch_id), o.data "
+    "FROM log_lines_before_names o;"
+    "DROP TABLE log_lines_before_names;";
 
 static int fail(sqlite_sync_store *s, sqlite3 *db, const char *what)
 {
@@ -338,15 +368,47 @@ static void record_texts(const record_header *header, const char *texts[RECORD_T
     }
 }
 
-/* Bind a line's at_ms and texts to the 8 parameters from first on. */
-static void bind_line(sqlite3_stmt *statement, int first, const record_header *header)
+/* The key of a connector id, message name or batch id in log_names,
+ * added on first use (writer thread). Returns 0 when the store failed. */
+static int64_t name_key(sqlite_sync_store *s, const char *name, uint32_t length)
+{
+    uint32_t key = string_map_get(&s->names, name);
+    int64_t found = 0;
+
+    if (key != STRING_MAP_MISSING)
+        return key;
+    bind_text_length(s->name_insert, 1, name, length);
+    if (sqlite3_step(s->name_insert) != SQLITE_DONE)
+        note_write_error(s, "cannot write a log name");
+    sqlite3_reset(s->name_insert);
+    bind_text_length(s->name_select, 1, name, length);
+    if (sqlite3_step(s->name_select) == SQLITE_ROW)
+        found = sqlite3_column_int64(s->name_select, 0);
+    sqlite3_reset(s->name_select);
+    /* Out of memory only costs the next look-up a query. */
+    if (found > 0 && found < STRING_MAP_MISSING)
+        (void)string_map_put(&s->names, name, (uint32_t)found);
+    return found;
+}
+
+/* Bind a line's at_ms and fields to the 8 parameters from first on: the
+ * connector, message and batch as keys into log_names. */
+static void bind_line(sqlite_sync_store *s, sqlite3_stmt *statement, int first,
+                      const record_header *header)
 {
     const char *texts[RECORD_TEXTS];
 
     record_texts(header, texts);
     sqlite3_bind_int64(statement, first, header->at_ms);
-    for (int i = 0; i < RECORD_TEXTS; i++)
+    sqlite3_bind_int64(statement, first + 1, name_key(s, texts[0], header->lengths[0]));
+    sqlite3_bind_int64(statement, first + 2, name_key(s, texts[1], header->lengths[1]));
+    for (int i = 2; i <= 4; i++)
         bind_text_length(statement, first + 1 + i, texts[i], header->lengths[i]);
+    if (texts[5] != NULL)
+        sqlite3_bind_int64(statement, first + 6, name_key(s, texts[5], header->lengths[5]));
+    else
+        sqlite3_bind_null(statement, first + 6);
+    bind_text_length(statement, first + 7, texts[6], header->lengths[6]);
 }
 
 /* Insert LINES_PER_INSERT lines with one statement, in order. */
@@ -355,7 +417,7 @@ static int run_lines(sqlite_sync_store *s, const record_header *const lines[LINE
     int rc;
 
     for (int i = 0; i < LINES_PER_INSERT; i++)
-        bind_line(s->append_many, 1 + i * (1 + RECORD_TEXTS), lines[i]);
+        bind_line(s, s->append_many, 1 + i * (1 + RECORD_TEXTS), lines[i]);
     rc = sqlite3_step(s->append_many);
     sqlite3_reset(s->append_many);
     if (rc == SQLITE_DONE)
@@ -372,7 +434,7 @@ static int run_record(sqlite_sync_store *s, const record_header *header)
 
     if (header->type == RECORD_LINE) {
         statement = s->append;
-        bind_line(statement, 1, header);
+        bind_line(s, statement, 1, header);
     } else {
         statement = s->save_batch;
         record_texts(header, texts);
@@ -603,11 +665,14 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
      * NOTE: only connector_id and sequence are indexed, so a query by user,
      * account or batch reads the connector's lines until it has limit. */
     snprintf(sql, sizeof(sql),
-             "SELECT sequence, at_ms, connector_id, message, user_id, account_id, claims, "
-             "batch_id, data FROM log_lines WHERE connector_id = ?1 "
-             "AND (?2 IS NULL OR message = ?2) AND (?3 IS NULL OR user_id = ?3) "
-             "AND (?4 IS NULL OR account_id = ?4) AND (?5 IS NULL OR batch_id = ?5) "
-             "AND at_ms >= ?6 AND sequence > ?7 ORDER BY sequence %s LIMIT ?8",
+             "SELECT l.sequence, l.at_ms, c.name, m.name, l.user_id, l.account_id, l.claims, "
+             "b.name, l.data FROM log_lines l JOIN log_names c ON c.key = l.connector "
+             "JOIN log_names m ON m.key = l.message LEFT JOIN log_names b ON b.key = l.batch "
+             "WHERE l.connector = (SELECT key FROM log_names WHERE name = ?1) "
+             "AND (?2 IS NULL OR l.message = (SELECT key FROM log_names WHERE name = ?2)) "
+             "AND (?3 IS NULL OR l.user_id = ?3) AND (?4 IS NULL OR l.account_id = ?4) "
+             "AND (?5 IS NULL OR l.batch = (SELECT key FROM log_names WHERE name = ?5)) "
+             "AND l.at_ms >= ?6 AND l.sequence > ?7 ORDER BY l.sequence %s LIMIT ?8",
              query->after_sequence >= 0 ? "ASC" : "DESC");
     if (sqlite3_prepare_v2(s->read_db, sql, -1, &statement, NULL) != SQLITE_OK)
         return fail(s, s->read_db, "cannot read log lines");
@@ -721,6 +786,9 @@ static void release(sqlite_sync_store *s)
     }
     sqlite3_finalize(s->append);
     sqlite3_finalize(s->append_many);
+    sqlite3_finalize(s->name_insert);
+    sqlite3_finalize(s->name_select);
+    string_map_free(&s->names);
     sqlite3_finalize(s->save_batch);
     sqlite3_close(s->write_db);
     sqlite3_close(s->read_db);
@@ -751,8 +819,8 @@ static const sync_store_ops sqlite_ops = {
 /* The INSERT of LINES_PER_INSERT lines: one VALUES row per line. */
 static int prepare_append_many(sqlite_sync_store *s)
 {
-    static const char head[] = "INSERT INTO log_lines (at_ms, connector_id, message, user_id, "
-                               "account_id, claims, batch_id, data) VALUES ";
+    static const char head[] = "INSERT INTO log_lines (at_ms, connector, message, user_id, "
+                               "account_id, claims, batch, data) VALUES ";
     static const char row[] = "(?,?,?,?,?,?,?,?)";
     char sql[sizeof(head) + LINES_PER_INSERT * sizeof(row)];
     size_t used = 0;
@@ -768,6 +836,31 @@ static int prepare_append_many(sqlite_sync_store *s)
     sql[used] = '\0';
     return sqlite3_prepare_v3(s->write_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->append_many,
                               NULL);
+}
+
+/* Create the tables, moving lines of an older layout over first. */
+static int create_schema(sqlite3 *db, char **message)
+{
+    int old_layout = sqlite3_exec(db, "SELECT connector_id FROM log_lines LIMIT 0", NULL, NULL,
+                                  NULL) == SQLITE_OK;
+    int rc;
+
+    if (!old_layout)
+        return sqlite3_exec(db, schema, NULL, NULL, message);
+    rc = sqlite3_exec(db, "BEGIN", NULL, NULL, message);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, migrate_names, NULL, NULL, message);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, schema, NULL, NULL, message);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, migrate_names_copy, NULL, NULL, message);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, message);
+    else
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        log_info("connector log lines moved to the layout with log_names");
+    return rc;
 }
 
 static int open_connection(const char *path, sqlite3 **db, char **message)
@@ -803,6 +896,7 @@ int sync_store_open_sqlite(const char *data_dir, sync_store **out, char *error, 
         return -ENOMEM;
     }
     s->base.ops = &sqlite_ops;
+    string_map_init(&s->names);
     pthread_condattr_init(&attributes);
     pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     pthread_mutex_init(&s->lock, NULL);
@@ -815,11 +909,18 @@ int sync_store_open_sqlite(const char *data_dir, sync_store **out, char *error, 
     old_mask = umask(077);
     rc = open_connection(path, &s->write_db, &message);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->write_db, schema, NULL, NULL, &message);
+        rc = create_schema(s->write_db, &message);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v3(s->write_db,
-                                "INSERT INTO log_lines (at_ms, connector_id, message, user_id, "
-                                "account_id, claims, batch_id, data) "
+                                "INSERT OR IGNORE INTO log_names (name) VALUES (?1)", -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->name_insert, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(s->write_db, "SELECT key FROM log_names WHERE name = ?1", -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->name_select, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(s->write_db,
+                                "INSERT INTO log_lines (at_ms, connector, message, user_id, "
+                                "account_id, claims, batch, data) "
                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                 -1, SQLITE_PREPARE_PERSISTENT, &s->append, NULL);
     if (rc == SQLITE_OK)

@@ -389,6 +389,41 @@ class LogRestartTest(LoggedUsersTestCase):
         self.assertGreater(lines[0]["sequence"], before[-1]["sequence"])
         self.assertEqual(self.all_logs(self.hook["id"])[:len(before)], before)
 
+    def test_lines_of_earlier_layout_kept(self):
+        before = self.all_logs(self.hook["id"])
+        code = self.service.stop()
+        self.assertEqual(code, 0, self.service.stderr_text())
+        # Rewrite sync.db as wharfd wrote it before log_names existed: the
+        # connector, message and batch as text in every line.
+        database = sqlite3.connect(os.path.join(self.service.data_dir, "sync.db"))
+        try:
+            database.executescript("""
+                CREATE TABLE earlier AS SELECT l.sequence, l.at_ms, c.name AS connector_id,
+                    m.name AS message, l.user_id, l.account_id, l.claims, b.name AS batch_id,
+                    l.data
+                FROM log_lines l JOIN log_names c ON c.key = l.connector
+                    JOIN log_names m ON m.key = l.message
+                    LEFT JOIN log_names b ON b.key = l.batch;
+                DROP TABLE log_lines;
+                DROP TABLE log_names;
+                CREATE TABLE log_lines (sequence INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                    connector_id TEXT NOT NULL, message TEXT NOT NULL, user_id TEXT,
+                    account_id TEXT, claims TEXT, batch_id TEXT, data TEXT);
+                INSERT INTO log_lines SELECT * FROM earlier;
+                DROP TABLE earlier;
+                CREATE INDEX log_lines_connector ON log_lines (connector_id, sequence);
+                CREATE INDEX log_lines_time ON log_lines (at_ms);
+            """)
+        finally:
+            database.close()
+
+        self.service.start()
+        self.service.wait_for_log("connector log lines moved to the layout with log_names")
+        self.assertEqual(self.all_logs(self.hook["id"]), before)
+        skips = [line for line in before if line["message"] == "outgoing.user.skip"]
+        self.assertGreater(len(skips), 0)
+        self.assertEqual(self.all_logs(self.hook["id"], message="outgoing.user.skip"), skips)
+
 
 if __name__ == "__main__":
     unittest.main()
