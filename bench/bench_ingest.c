@@ -28,6 +28,7 @@
 #include "bench_ingest_body.h"
 #include "bench_ingest_client.h"
 #include "bench_ingest_server.h"
+#include "percentile.h"
 #include "user_generator.h"
 
 #define WRITE_KEY "bench-ingest-write-key"
@@ -67,34 +68,12 @@ typedef struct sqlite_memory {
     long long page_cache; /* sqlite3_db_status(SQLITE_DBSTATUS_CACHE_USED) */
 } sqlite_memory;
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static int compare_runs(const void *a, const void *b)
 {
     double x = ((const run_figures *)a)->messages_per_second;
     double y = ((const run_figures *)b)->messages_per_second;
 
     return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted values, in milliseconds. */
-static double percentile_ms(const uint64_t *sorted, size_t count, double fraction)
-{
-    size_t rank = (size_t)(fraction * (double)count + 0.999999);
-
-    if (count == 0)
-        return 0;
-    if (rank < 1)
-        rank = 1;
-    if (rank > count)
-        rank = count;
-    return (double)sorted[rank - 1] / 1e6;
 }
 
 static void latency_figures(const load_report *report, size_t count, run_figures *figures)
@@ -104,7 +83,7 @@ static void latency_figures(const load_report *report, size_t count, run_figures
     if (sorted == NULL)
         return;
     memcpy(sorted, report->latency_ns, count * sizeof(uint64_t));
-    qsort(sorted, count, sizeof(uint64_t), compare_u64);
+    percentile_sort(sorted, count);
     figures->p50_ms = percentile_ms(sorted, count, 0.50);
     figures->p99_ms = percentile_ms(sorted, count, 0.99);
     figures->max_ms = count > 0 ? (double)sorted[count - 1] / 1e6 : 0;

@@ -124,7 +124,7 @@ int wharfd_start(wharfd_process *process, const char *wharfd_path, const char *w
 
     memset(process, 0, sizeof(*process));
     process->pid = -1;
-    snprintf(process->directory, sizeof(process->directory), "%s/bench-ingest-XXXXXX",
+    snprintf(process->directory, sizeof(process->directory), "%s/bench-wharfd-XXXXXX",
              temporary != NULL && temporary[0] != '\0' ? temporary : "/tmp");
     if (mkdtemp(process->directory) == NULL) {
         snprintf(error, error_size, "cannot create a directory for wharfd (%s): %s",

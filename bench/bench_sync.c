@@ -38,8 +38,9 @@
 #include "bench_sync_latency.h"
 #include "bench_sync_load.h"
 #include "bench_sync_setup.h"
-#include "bench_sync_wharfd.h"
+#include "bench_ingest_server.h"
 #include "bench_sync_wrk.h"
+#include "percentile.h"
 #include "sink.h"
 
 #ifndef WHARF_BENCH_WHARFD
@@ -97,34 +98,12 @@ static uint64_t now_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a;
-    uint64_t y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static int compare_batch(const void *a, const void *b)
 {
     double x = ((const batch_figures *)a)->seconds;
     double y = ((const batch_figures *)b)->seconds;
 
     return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted values, in milliseconds. */
-static double percentile_ms(const uint64_t *sorted, size_t count, double fraction)
-{
-    size_t rank = (size_t)(fraction * (double)count + 0.999999);
-
-    if (count == 0)
-        return 0;
-    if (rank < 1)
-        rank = 1;
-    if (rank > count)
-        rank = count;
-    return (double)sorted[rank - 1] / 1e6;
 }
 
 static const char *string_member(json_object *object, const char *key)
@@ -165,7 +144,7 @@ static int wait_for_sink(sink *s, uint64_t messages, char *error, size_t error_s
 }
 
 /* One manual batch of the segment, timed to its state "done". */
-static int run_batch(const options *options, const bench_wharfd *process, http_client *api,
+static int run_batch(const options *options, const wharfd_process *process, http_client *api,
                      sink *s, const char *connector_id, const char *segment_id, unsigned run,
                      batch_figures *figures, char *error, size_t error_size)
 {
@@ -185,7 +164,7 @@ static int run_batch(const options *options, const bench_wharfd *process, http_c
     int rc = -1;
 
     sink_read_counts(s, &before);
-    bench_wharfd_cpu(process, &cpu_before, &loop_before);
+    wharfd_cpu_seconds(process, &cpu_before, &loop_before);
     snprintf(path, sizeof(path), "/api/v1/connectors/%s/batches", connector_id);
     snprintf(body, sizeof(body), "{\"segment_id\":\"%s\"}", segment_id);
     started_ns = now_ns();
@@ -221,7 +200,7 @@ static int run_batch(const options *options, const bench_wharfd *process, http_c
         snprintf(error, error_size, "batch did not finish within %d s", BATCH_WAIT_SECONDS);
     if (rc != 0)
         return -1;
-    bench_wharfd_cpu(process, &cpu_after, &loop_after);
+    wharfd_cpu_seconds(process, &cpu_after, &loop_after);
     if (wait_for_sink(s, before.messages + options->users, error, error_size) != 0)
         return -1;
     sink_read_counts(s, &after);
@@ -242,7 +221,7 @@ static int run_batch(const options *options, const bench_wharfd *process, http_c
     return 0;
 }
 
-static int batch_phase(const options *options, const bench_wharfd *process, http_client *api,
+static int batch_phase(const options *options, const wharfd_process *process, http_client *api,
                        sink *s, const char *connector_id, const char *segment_id, char *error,
                        size_t error_size)
 {
@@ -270,7 +249,7 @@ static int batch_phase(const options *options, const bench_wharfd *process, http
     return 0;
 }
 
-static int latency_phase(const options *options, const bench_wharfd *process,
+static int latency_phase(const options *options, const wharfd_process *process,
                          http_client *api, sink *s, const char *segment_id, char *error,
                          size_t error_size)
 {
@@ -300,9 +279,9 @@ static int latency_phase(const options *options, const bench_wharfd *process,
         return -1;
     sink_reset_latencies(s);
 
-    bench_wharfd_cpu(process, &cpu_before, &loop_before);
+    wharfd_cpu_seconds(process, &cpu_before, &loop_before);
     rc = latency_send(&plan, &outcome, error, error_size);
-    bench_wharfd_cpu(process, &cpu_after, &loop_after);
+    wharfd_cpu_seconds(process, &cpu_after, &loop_after);
     if (rc == 0 && outcome.failed > 0) {
         snprintf(error, error_size, "%llu identify calls failed; first: %s",
                  (unsigned long long)outcome.failed, outcome.failure);
@@ -336,9 +315,9 @@ static int latency_phase(const options *options, const bench_wharfd *process,
         return -1;
     }
     memcpy(sorted, latencies, count * sizeof(uint64_t));
-    qsort(sorted, count, sizeof(uint64_t), compare_u64);
+    percentile_sort(sorted, count);
     memcpy(request_sorted, outcome.request_ns, outcome.sent * sizeof(uint64_t));
-    qsort(request_sorted, outcome.sent, sizeof(uint64_t), compare_u64);
+    percentile_sort(request_sorted, outcome.sent);
 
     printf("sync: %llu identify calls at %u/s over %u connections in %.2f s (%llu sent more "
            "than 1 ms late); wharfd CPU %.2f s (%.2f cores), of which the event loop %.2f s\n",
@@ -392,7 +371,7 @@ static int run(const options *options)
         .latency_capacity = (size_t)options->rate * options->seconds,
         .keep_first_body = 1,
     };
-    bench_wharfd process;
+    wharfd_process process;
     http_client api = {.fd = -1};
     char segment_id[BENCH_SYNC_ID_SIZE];
     char connector_id[BENCH_SYNC_ID_SIZE];
@@ -451,7 +430,7 @@ static int run(const options *options)
     rc = 0;
 out:
     http_client_close(&api);
-    if (bench_wharfd_stop(&process, stop_error, sizeof(stop_error)) != 0 && rc == 0) {
+    if (wharfd_stop(&process, stop_error, sizeof(stop_error)) != 0 && rc == 0) {
         snprintf(error, sizeof(error), "%s", stop_error);
         rc = -1;
     }
@@ -463,7 +442,7 @@ out:
     else if (options->keep)
         printf("wharfd's directory kept: %s\n", process.directory);
     else
-        bench_wharfd_remove(&process);
+        wharfd_remove(&process);
     sink_free(s);
     return rc;
 }

@@ -75,7 +75,7 @@ out:
     return rc;
 }
 
-int bench_sync_start(bench_wharfd *process, const char *wharfd_path, const char *plugins_dir,
+int bench_sync_start(wharfd_process *process, const char *wharfd_path, const char *plugins_dir,
                      char *error, size_t error_size)
 {
     char plugin[PATH_MAX];
@@ -84,7 +84,7 @@ int bench_sync_start(bench_wharfd *process, const char *wharfd_path, const char 
     double deadline;
     int rc = -1;
 
-    if (bench_wharfd_start(process, wharfd_path, BENCH_SYNC_WRITE_KEY, error, error_size) != 0)
+    if (wharfd_start(process, wharfd_path, BENCH_SYNC_WRITE_KEY, error, error_size) != 0)
         return -1;
     snprintf(plugin, sizeof(plugin), "%s/webhook.so", plugins_dir);
     if (copy_plugin(plugin, process->directory, error, error_size) != 0)
@@ -110,7 +110,7 @@ int bench_sync_start(bench_wharfd *process, const char *wharfd_path, const char 
 out:
     http_client_close(&api);
     if (rc != 0)
-        bench_wharfd_stop(process, stop_error, sizeof(stop_error));
+        wharfd_stop(process, stop_error, sizeof(stop_error));
     return rc;
 }
 

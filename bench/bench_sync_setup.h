@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "bench_sync_http.h"
-#include "bench_sync_wharfd.h"
+#include "bench_ingest_server.h"
 
 #define BENCH_SYNC_WRITE_KEY "bench-sync-write-key"
 #define BENCH_SYNC_ID_SIZE 64
@@ -19,7 +19,7 @@
 /* Start wharfd_path and copy webhook.so from plugins_dir into its plugins
  * directory; wait up to 30 s until the plugin is listed. Returns 0, or -1
  * with a message in error (wharfd is then stopped). */
-int bench_sync_start(bench_wharfd *process, const char *wharfd_path, const char *plugins_dir,
+int bench_sync_start(wharfd_process *process, const char *wharfd_path, const char *plugins_dir,
                      char *error, size_t error_size);
 
 /* Create a user segment with query_text and wait up to 300 s until it is

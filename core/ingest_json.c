@@ -546,6 +546,25 @@ static fast_result fast_number(fast_parser *p, json_object **value)
 static fast_result fast_value(fast_parser *p, json_object **value, const char *member);
 
 /* Read an array; member is the key whose value it is, or NULL. */
+/* After an element or member: the closing bracket ends the container
+ * (returns 1), a comma leads to the next one (returns 0), and anything
+ * else is not valid JSON (returns -1). */
+static int fast_next_or_close(fast_parser *p, char close)
+{
+    fast_skip_whitespace(p);
+    if (p->at >= p->end)
+        return -1;
+    if (*p->at == close) {
+        p->at++;
+        return 1;
+    }
+    if (*p->at != ',')
+        return -1;
+    p->at++;
+    fast_skip_whitespace(p);
+    return 0;
+}
+
 static fast_result fast_array(fast_parser *p, json_object **value, const char *member)
 {
     json_object *array = NULL;
@@ -575,19 +594,14 @@ static fast_result fast_array(fast_parser *p, json_object **value, const char *m
             p->depth == p->filter->element_depth)
             p->filter->element(p->filter->data, member, index, item_start,
                                (size_t)(p->at - item_start));
-        fast_skip_whitespace(p);
-        if (p->at >= p->end)
-            goto give_up;
-        if (*p->at == ']') {
-            p->at++;
+        switch (fast_next_or_close(p, ']')) {
+        case 1:
             if (value != NULL)
                 *value = array;
             return FAST_OK;
-        }
-        if (*p->at != ',')
+        case -1:
             goto give_up;
-        p->at++;
-        fast_skip_whitespace(p);
+        }
     }
 
 give_up:
@@ -640,19 +654,14 @@ static fast_result fast_object(fast_parser *p, json_object **value)
             json_object_put(member);
             goto give_up;
         }
-        fast_skip_whitespace(p);
-        if (p->at >= p->end)
-            goto give_up;
-        if (*p->at == '}') {
-            p->at++;
+        switch (fast_next_or_close(p, '}')) {
+        case 1:
             if (value != NULL)
                 *value = object;
             return FAST_OK;
-        }
-        if (*p->at != ',')
+        case -1:
             goto give_up;
-        p->at++;
-        fast_skip_whitespace(p);
+        }
     }
 
 give_up:
