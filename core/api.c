@@ -1,4 +1,5 @@
 #include "api.h"
+#include "connector.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -165,6 +166,15 @@ void api_handle(http_request *request, void *user_data)
         return;
     }
     http_respond_error(request, 404, "no such endpoint: %s %s", method, path);
+}
+
+connector *api_find_connector(service *svc, http_request *request, const char *id)
+{
+    connector *c = connector_find(svc->connectors, id);
+
+    if (c == NULL)
+        http_respond_error(request, 404, "connector \"%s\" not found", id);
+    return c;
 }
 
 json_object *api_read_json_body(http_request *request)

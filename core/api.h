@@ -6,11 +6,16 @@
 
 #include "http_server.h"
 
+struct connector;
 struct json_object;
 struct service;
 
 /* http_handler_fn for the server; user_data is the service. */
 void api_handle(http_request *request, void *service);
+
+/* The connector with this id, or NULL after answering 404 naming the id. */
+struct connector *api_find_connector(struct service *service, http_request *request,
+                                     const char *id);
 
 /* Parse the request body as JSON. Returns the object, or NULL after
  * responding with 400 with the parser's position and message. */

@@ -13,15 +13,6 @@
 
 #define ERROR_SIZE 2048
 
-static connector *find_or_404(service *svc, http_request *request, const char *id)
-{
-    connector *c = connector_find(svc->connectors, id);
-
-    if (c == NULL)
-        http_respond_error(request, 404, "connector \"%s\" not found", id);
-    return c;
-}
-
 void api_connectors_list(service *svc, http_request *request, const char *param)
 {
     json_object *body = json_object_new_object();
@@ -55,7 +46,7 @@ void api_connectors_create(service *svc, http_request *request, const char *para
 
 void api_connectors_get(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
 
     if (c != NULL)
         http_respond_json(request, 200, connector_to_json(svc->connectors, c));
@@ -63,7 +54,7 @@ void api_connectors_get(service *svc, http_request *request, const char *id)
 
 void api_connectors_update(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     json_object *body;
     char error[ERROR_SIZE];
     int status;
@@ -84,7 +75,7 @@ void api_connectors_update(service *svc, http_request *request, const char *id)
 
 void api_connectors_delete(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     char error[ERROR_SIZE];
     char deleted_id[64];
     int status;
@@ -140,7 +131,7 @@ static void on_test_done(wharf_batch *batch, void *user_data)
 
 void api_connectors_test(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     json_object *message;
     wharf_batch *batch;
 

@@ -16,18 +16,9 @@
 #define DEAD_LETTERS_MAX_LIMIT 1000
 #define RESEND_MAX_IDS 10000
 
-static connector *find_or_404(service *svc, http_request *request, const char *id)
-{
-    connector *c = connector_find(svc->connectors, id);
-
-    if (c == NULL)
-        http_respond_error(request, 404, "connector \"%s\" not found", id);
-    return c;
-}
-
 void api_dead_letters_list(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     char after_text[32];
     char limit_text[32];
     long long after = 0;
@@ -67,7 +58,7 @@ void api_dead_letters_list(service *svc, http_request *request, const char *id)
 
 void api_dead_letters_resend(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     json_object *body;
     json_object *ids = NULL;
     int64_t *list = NULL;

@@ -16,18 +16,9 @@
 #define LOGS_DEFAULT_LIMIT 100
 #define LOGS_MAX_LIMIT 1000
 
-static connector *find_or_404(service *svc, http_request *request, const char *id)
-{
-    connector *c = connector_find(svc->connectors, id);
-
-    if (c == NULL)
-        http_respond_error(request, 404, "connector \"%s\" not found", id);
-    return c;
-}
-
 void api_batches_create(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     json_object *body;
     json_object *view = NULL;
     char error[ERROR_SIZE];
@@ -51,7 +42,7 @@ void api_batches_create(service *svc, http_request *request, const char *id)
 
 void api_batches_list(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     json_object *body;
 
     if (c == NULL)
@@ -124,7 +115,7 @@ static int64_t parse_since(const char *text)
 
 void api_logs_read(service *svc, http_request *request, const char *id)
 {
-    connector *c = find_or_404(svc, request, id);
+    connector *c = api_find_connector(svc, request, id);
     char message[128];
     char user_id[64];
     char account_id[64];

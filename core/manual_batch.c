@@ -219,6 +219,11 @@ void manual_batch_save_progress(sync_engine *engine, int force)
 {
     int64_t now = sync_now_ms();
 
+    /* Every loop iteration calls this, and the list also contains every
+     * finished batch, so it is walked at most once a second. */
+    if (!force && now - engine->progress_saved_ms < 1000)
+        return;
+    engine->progress_saved_ms = now;
     for (manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch) {
         if (batch->state != STATE_SENDING || batch->needs_resume)
             continue;

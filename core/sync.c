@@ -219,39 +219,49 @@ static int stage(sync_engine *engine, const char *connector_id, outgoing *item)
     return 0;
 }
 
+/* Forget the messages of a transaction that rolled back: their rows are
+ * gone with it. */
 static void drop_staged(sync_engine *engine)
 {
-    for (size_t i = 0; i < engine->staged_count; i++)
+    for (size_t i = 0; i < engine->staged_count; i++) {
+        sync_queue *q;
+
+        if (engine->staged[i].item == NULL)
+            continue;
+        q = sync_queue_of(engine, engine->staged[i].connector_id);
+        if (q != NULL)
+            q->stored_queued--;
         sync_outgoing_free(engine->staged[i].item);
+    }
     engine->staged_count = 0;
 }
 
 /* An older automatic message for the same entity, still waiting in this
  * transaction's staged messages or in the connector's window. */
-static outgoing *older_waiting(sync_engine *engine, const char *connector_id,
-                               store_entity_kind kind, uint32_t index, int *staged_at)
+static outgoing *older_waiting(sync_engine *engine, sync_queue *q, store_entity_kind kind,
+                               uint32_t index, int *staged_at)
 {
-    sync_queue *q;
-
     for (size_t i = engine->staged_count; i-- > 0;) {
         outgoing *item = engine->staged[i].item;
         if (item != NULL && item->kind == kind && item->index == index &&
-            strcmp(engine->staged[i].connector_id, connector_id) == 0) {
+            strcmp(engine->staged[i].connector_id, q->connector_id) == 0) {
             *staged_at = (int)i;
             return item;
         }
     }
     *staged_at = -1;
-    q = sync_queue_of(engine, connector_id);
-    return q != NULL ? sync_queue_find_waiting(q, kind, index) : NULL;
+    return sync_queue_find_waiting(q, kind, index);
 }
 
 /* Replace an older waiting message by item, folding its changes and
  * events into item's. */
-static void coalesce(sync_engine *engine, connector *c, outgoing *older, int staged_at,
+static void coalesce(sync_engine *engine, sync_queue *q, outgoing *older, int staged_at,
                      outgoing *item)
 {
     store *st = engine->service->store;
+    line_data data = {.reason = "replaced by a newer message for the same entity, which "
+                                "carries its changes and events (delivery.coalesce)",
+                      .retry_in_ms = -1};
     json_object *older_message;
 
     if (older->message == NULL && older->payload != NULL)
@@ -260,48 +270,106 @@ static void coalesce(sync_engine *engine, connector *c, outgoing *older, int sta
     if (older_message == NULL)
         return;
     message_coalesce(older_message, item->message);
-    if (older->sequence > 0 && st->ops->delivery_delete(st, older->sequence) != 0)
-        sync_queue_store_failed(engine, "cannot replace a queued message");
-    {
-        line_data data = {.reason = "replaced by a newer message for the same entity, which "
-                                    "carries its changes and events (delivery.coalesce)",
-                          .retry_in_ms = -1};
-        sync_log_item(engine, c->id, older, SYNC_SKIP, &data);
+    if (older->sequence > 0) {
+        if (st->ops->delivery_delete(st, older->sequence) != 0)
+            sync_queue_store_failed(engine, "cannot replace a queued message");
+        else
+            q->stored_queued--;
     }
-    {
-        sync_queue *q = sync_queue_of(engine, c->id);
-
-        if (staged_at >= 0)
-            engine->staged[staged_at].item = NULL;
-        else if (q != NULL)
-            sync_queue_remove(q, older);
-        if (q != NULL)
-            q->counters.skipped++;
-    }
+    sync_log_item(engine, q->connector_id, older, SYNC_SKIP, &data);
+    if (staged_at >= 0)
+        engine->staged[staged_at].item = NULL;
+    else
+        sync_queue_remove(q, older);
+    q->counters.skipped++;
     sync_outgoing_free(older);
 }
 
-/* Decide and store a message (or log a skip) for one update and one
- * connector, inside the transaction of the change. */
-static void route_update(sync_engine *engine, connector *c, const entity_update *update)
+/* Build the message for update, store it in the transaction of the change
+ * and stage it for the connector's queue. */
+static void queue_message(sync_engine *engine, connector *c, const entity_update *update)
 {
     entities *e = engine->service->entities;
     store *st = engine->service->store;
+    sync_queue *q = sync_queue_of(engine, c->id);
+    json_object *events;
+    outgoing *item;
+    const char *payload;
+
+    item = q != NULL ? sync_outgoing_new(engine, update->kind, update->index,
+                                         message_build(e, update->kind, update->index, update),
+                                         NULL)
+                     : NULL;
+    if (item == NULL) {
+        log_error("connector %s: out of memory queueing a message", c->id);
+        return;
+    }
+    events = sync_events_pending(engine, c->id, update);
+    if (events != NULL)
+        json_object_object_add(item->message, "events", events);
+    if (c->delivery.coalesce) {
+        int staged_at;
+        outgoing *older = older_waiting(engine, q, update->kind, update->index, &staged_at);
+
+        if (older != NULL)
+            coalesce(engine, q, older, staged_at, item);
+    }
+
+    payload = sync_outgoing_payload(item);
+    {
+        store_delivery_row row = {
+            .connector_id = c->id,
+            .kind = update->kind,
+            .entity_id = update->kind == STORE_USERS ? item->user_id : item->account_id,
+            .payload = payload != NULL ? payload : "{}",
+            .created_ms = item->created_ms,
+        };
+        if (payload == NULL || st->ops->delivery_insert(st, &row) != 0) {
+            log_error("connector %s: cannot queue a message for %s %s: %s", c->id,
+                      update->kind == STORE_USERS ? "user" : "account", row.entity_id,
+                      payload == NULL ? "out of memory" : store_error(st));
+            sync_outgoing_free(item);
+            return;
+        }
+        item->sequence = row.sequence;
+    }
+    q->stored_queued++;
+    /* Coalescing reads the parsed form back from the text when needed. */
+    json_object_put(item->message);
+    item->message = NULL;
+    if (stage(engine, c->id, item) != 0) {
+        /* The row commits and is read back from the store. */
+        q->spilled = 1;
+        sync_outgoing_free(item);
+    }
+}
+
+/* Log why the update does not go to the connector, and remember its
+ * events for the next message that does. */
+static void skip_update(sync_engine *engine, const connector *c, const entity_update *update,
+                        const char *reason)
+{
+    sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
+    sync_events_note_skip(engine, c->id, update);
+}
+
+/* Decide whether one update goes to one connector: queue its message, or
+ * log a skip whose reason names what was missing. */
+static void route_update(sync_engine *engine, connector *c, const entity_update *update)
+{
+    entities *e = engine->service->entities;
     const json_object *whitelist = update->kind == STORE_USERS ? c->user_segments : c->account_segments;
     const char *setting = update->kind == STORE_USERS ? "synchronized_user_segments"
                                                       : "synchronized_account_segments";
     const char *noun = update->kind == STORE_USERS ? "user" : "account";
     char reason[1024];
     json_object *current;
-    outgoing *item;
-    const char *payload;
     int send;
 
     if (c->instance == NULL) {
         snprintf(reason, sizeof(reason), "connector is not running: %s",
                  c->error != NULL ? c->error : "no plugin instance");
-        sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
-        sync_events_note_skip(engine, c->id, update);
+        skip_update(engine, c, update, reason);
         return;
     }
     /* A plugin that does not take this entity type never hears of it. */
@@ -313,8 +381,7 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
         snprintf(reason, sizeof(reason),
                  "%s is empty, so no %s is sent automatically; add segment ids or \"ALL\" to it",
                  setting, noun);
-        sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
-        sync_events_note_skip(engine, c->id, update);
+        skip_update(engine, c, update, reason);
         return;
     }
 
@@ -328,58 +395,12 @@ static void route_update(sync_engine *engine, connector *c, const entity_update 
         snprintf(reason, sizeof(reason),
                  "%s is in none of the segments in %s (%s) and did not just leave one", noun,
                  setting, names);
-        sync_log_reason(engine, c->id, SYNC_SKIP, update->kind, update->index, NULL, reason);
-        sync_events_note_skip(engine, c->id, update);
+        skip_update(engine, c, update, reason);
         return;
     }
 
-    item = sync_outgoing_new(engine, update->kind, update->index,
-                             message_build(e, update->kind, update->index, update), NULL);
-    if (item == NULL) {
-        log_error("connector %s: out of memory queueing a message", c->id);
-        return;
-    }
-    {
-        json_object *events = sync_events_pending(engine, c->id, update);
-        if (events != NULL)
-            json_object_object_add(item->message, "events", events);
-    }
-    if (c->delivery.coalesce) {
-        int staged_at;
-        outgoing *older = older_waiting(engine, c->id, update->kind, update->index, &staged_at);
-        if (older != NULL)
-            coalesce(engine, c, older, staged_at, item);
-    }
-
-    payload = sync_outgoing_payload(item);
-    {
-        store_delivery_row row = {
-            .connector_id = c->id,
-            .kind = update->kind,
-            .entity_id = update->kind == STORE_USERS ? item->user_id : item->account_id,
-            .payload = payload != NULL ? payload : "{}",
-            .created_ms = item->created_ms,
-        };
-        if (payload == NULL || st->ops->delivery_insert(st, &row) != 0) {
-            log_error("connector %s: cannot queue a message for %s %s: %s", c->id, noun,
-                      row.entity_id, payload == NULL ? "out of memory" : store_error(st));
-            sync_outgoing_free(item);
-            return;
-        }
-        item->sequence = row.sequence;
-    }
-    /* Coalescing reads the parsed form back from the text when needed. */
-    json_object_put(item->message);
-    item->message = NULL;
-    if (stage(engine, c->id, item) != 0) {
-        /* The row commits and is read back from the store. */
-        sync_queue *q = sync_queue_of(engine, c->id);
-        if (q != NULL)
-            q->spilled = 1;
-        sync_outgoing_free(item);
-    }
+    queue_message(engine, c, update);
 }
-
 void sync_prepare_updates(void *user_data, const entity_update *updates, size_t count)
 {
     sync_engine *engine = user_data;

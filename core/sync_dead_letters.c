@@ -109,6 +109,10 @@ int64_t sync_dead_letters_resend(sync_engine *engine, const char *connector_id,
         return -1;
     }
     q = sync_queue_of(engine, connector_id);
+    if (q != NULL) {
+        q->stored_dead -= revived;
+        q->stored_queued += revived;
+    }
     if (q != NULL && revived > 0) {
         q->spilled = 1;
         sync_pump(engine, q);

@@ -105,6 +105,11 @@ typedef struct sync_queue {
     size_t length;
     int64_t loaded_through; /* highest store sequence read into memory */
     int spilled;            /* the store may hold queued rows not in memory */
+    /* The connector's rows in the store: queued (in flight included) and
+     * dead letters. Counted once when the queue is made and kept in step
+     * with every write, so that /metrics need not count rows. */
+    int64_t stored_queued;
+    int64_t stored_dead;
     unsigned in_flight;     /* requests (plugin batches) */
     size_t in_flight_messages;
     index_map busy; /* entity key -> messages in flight */
@@ -143,6 +148,7 @@ struct sync_engine {
     int log_dirty;
     int log_error_reported;
     int queue_error_reported;
+    int64_t progress_saved_ms; /* last scan of running batches' progress */
     void (*drained)(void *);
     void *drained_data;
     uv_timer_t drain_timer;
@@ -206,6 +212,8 @@ size_t sync_in_flight_total(const sync_engine *engine);
 /* A queued message older than item for the same entity, still waiting. */
 outgoing *sync_queue_find_waiting(sync_queue *q, store_entity_kind kind, uint32_t index);
 void sync_queue_remove(sync_queue *q, outgoing *item);
+/* Upper bounds of the request latency histogram, in seconds. */
+const double *sync_latency_bounds(void);
 /* Report a store write failure once. */
 void sync_queue_store_failed(sync_engine *engine, const char *what);
 

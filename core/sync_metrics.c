@@ -9,13 +9,9 @@
 #include <string.h>
 
 #include "connector.h"
-#include "log.h"
 #include "service.h"
-#include "store.h"
 #include "sync.h"
 #include "sync_internal.h"
-
-const double *sync_latency_bounds(void);
 
 typedef struct text_buffer {
     char *data;
@@ -77,7 +73,6 @@ char *sync_metrics_text(sync_engine *engine)
 {
     static const sync_counters none = {0};
     service *svc = engine->service;
-    store *st = svc->store;
     text_buffer text = {0};
     queue_view *views = NULL;
     size_t count = 0;
@@ -98,10 +93,9 @@ char *sync_metrics_text(sync_engine *engine)
         view->id = c->id;
         view->counters = q != NULL ? &q->counters : &none;
         view->in_flight = q != NULL ? q->in_flight_messages : 0;
-        if (st->ops->delivery_count(st, c->id, 0, &view->queued) != 0 ||
-            st->ops->delivery_count(st, c->id, 1, &view->dead) != 0)
-            log_error("metrics: %s", store_error(st));
         /* Rows of messages in flight are still in the store. */
+        view->queued = q != NULL ? q->stored_queued : 0;
+        view->dead = q != NULL ? q->stored_dead : 0;
         if (q != NULL) {
             for (outgoing *item = q->head; item != NULL; item = item->next) {
                 if (item->sequence == 0)

@@ -219,6 +219,7 @@ static void on_wake(uv_timer_t *handle);
 
 sync_queue *sync_queue_of(sync_engine *engine, const char *connector_id)
 {
+    store *st = engine->service->store;
     sync_queue *q;
 
     for (q = engine->queues; q != NULL; q = q->next) {
@@ -234,6 +235,9 @@ sync_queue *sync_queue_of(sync_engine *engine, const char *connector_id)
     q->engine = engine;
     /* Rows from before a restart, or of a window that overflowed. */
     q->spilled = 1;
+    if (st->ops->delivery_count(st, connector_id, 0, &q->stored_queued) != 0 ||
+        st->ops->delivery_count(st, connector_id, 1, &q->stored_dead) != 0)
+        sync_queue_store_failed(engine, "cannot count the delivery queue");
     uv_timer_init(engine->service->loop, &q->wake);
     q->wake.data = q;
     q->next = engine->queues;
@@ -362,13 +366,15 @@ size_t sync_in_flight_total(const sync_engine *engine)
 /* ---- outcomes ---- */
 
 /* The message left the queue for good with outcome (a POSITION_* value). */
-static void settle(sync_engine *engine, outgoing *item, int outcome)
+static void settle(sync_engine *engine, sync_queue *q, outgoing *item, int outcome)
 {
     if (item->sequence > 0) {
         store *st = deferred_store(engine);
 
         if (st->ops->delivery_delete(st, item->sequence) != 0)
             sync_queue_store_failed(engine, "cannot delete a delivered message");
+        else
+            q->stored_queued--;
     }
     if (item->from_members)
         manual_batch_settle(engine, item, outcome);
@@ -397,9 +403,14 @@ static int insert_row(sync_engine *engine, sync_queue *q, outgoing *item, int de
     };
     int rc = st->ops->delivery_insert(st, &row);
 
-    if (rc == 0)
-        item->sequence = row.sequence;
-    return rc;
+    if (rc != 0)
+        return rc;
+    item->sequence = row.sequence;
+    if (dead)
+        q->stored_dead++;
+    else
+        q->stored_queued++;
+    return 0;
 }
 
 /* Keep the message as a dead letter, with an error line. */
@@ -418,8 +429,12 @@ static void bury(sync_engine *engine, sync_queue *q, outgoing *item, int status_
     q->counters.failed++;
     q->counters.dead_letters++;
     if (item->sequence > 0) {
-        if (st->ops->delivery_bury(st, item->sequence, item->attempt, reason) != 0)
+        if (st->ops->delivery_bury(st, item->sequence, item->attempt, reason) != 0) {
             sync_queue_store_failed(engine, "cannot store a dead letter");
+        } else {
+            q->stored_queued--;
+            q->stored_dead++;
+        }
         if (item->batch != NULL && !item->from_members)
             manual_batch_count_queued(engine, item->batch->id, POSITION_FAILED);
     } else {
@@ -555,12 +570,12 @@ static void handle_result(sync_engine *engine, sync_queue *q, const connector *c
     case WHARF_RESULT_SUCCESS:
         sync_log_item(engine, q->connector_id, item, SYNC_SUCCESS, &data);
         q->counters.sent++;
-        settle(engine, item, POSITION_SENT);
+        settle(engine, q, item, POSITION_SENT);
         break;
     case WHARF_RESULT_SKIP:
         sync_log_item(engine, q->connector_id, item, SYNC_SKIP, &data);
         q->counters.skipped++;
-        settle(engine, item, POSITION_SKIPPED);
+        settle(engine, q, item, POSITION_SKIPPED);
         break;
     case WHARF_RESULT_RETRY:
         if (c != NULL && schedule_retry(engine, q, c, item, result, reason, sizeof(reason)) == 0)
