@@ -4,10 +4,10 @@
  * carry no changes and no events.
  *
  * Durability: before the API returns 202, the batch and its member list
- * (entity ids, in the order they are sent) are stored. Its progress, the
+ * (entity ids, in the order they are sent) are stored. Its progress is the
  * position up to which every message has a final outcome or sits in the
- * durable queue, is stored at most a second apart; a restart resumes from
- * there, so messages after it may go out twice.
+ * durable queue. It is stored about once a second, and a restart resumes
+ * from there, so messages after it may go out twice.
  */
 #include <errno.h>
 #include <json-c/json.h>

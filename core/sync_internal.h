@@ -35,8 +35,8 @@ typedef struct manual_batch {
     uint32_t member_count;
     uint32_t next;
     /* Outcome of each position from handed_through on, until every
-     * position before it has one; handed_through is what a restart resumes
-     * from, and the counts above, up to it, are what it restores. */
+     * position before it has one. A restart resumes from handed_through
+     * and restores the durable counts below. */
     uint8_t *outcomes;
     uint32_t outcomes_capacity;
     uint32_t handed_through;
@@ -230,8 +230,8 @@ void manual_batch_settle(sync_engine *engine, outgoing *item, int outcome);
 void manual_batch_count_queued(sync_engine *engine, const char *batch_id, int outcome);
 void manual_batch_fail_connector(sync_engine *engine, const char *connector_id,
                                  const char *reason);
-/* Store the progress of running batches (at most once a second unless
- * force). */
+/* Store the progress of running batches: each about once a second, or
+ * all now when force is set. */
 void manual_batch_save_progress(sync_engine *engine, int force);
 manual_batch *manual_batch_find(sync_engine *engine, const char *id);
 void manual_batch_free_all(sync_engine *engine);

@@ -2,9 +2,9 @@
  * Per-connector delivery queues. Every automatic message is a row of the
  * store's delivery queue from the transaction that made it until its final
  * outcome. A manual batch's messages are made from its stored member list,
- * and enter the store only when they need a retry. A window of at most
- * SYNC_WINDOW_MAX messages per connector is held in memory; the rest waits
- * in the store, so a destination that is down for hours costs disk, not
+ * and enter the store only when they need a retry. Memory keeps a window
+ * of at most SYNC_WINDOW_MAX messages per connector and the rest waits in
+ * the store, so a destination that is down for hours costs disk, not
  * memory.
  *
  * Order: a connector gets the messages of one entity in the order they

@@ -129,7 +129,7 @@ class RetryTest(DeliveryTestCase):
         self.service.wait_until(
             lambda: self.delivered_ids() == {"dead-0": 1, "dead-1": 1, "dead-2": 1},
             timeout=10)
-        # The destination has the messages before wharfd reads its answer.
+        # The destination has the messages before wharfd reads its response.
         lines = self.wait_log_count(hook["id"], "outgoing.user.success", 3)
         self.assertEqual(len(lines), 3, lines)
         self.assertEqual(self.dead_letters(hook["id"])["dead_letters"], [])
