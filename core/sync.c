@@ -277,6 +277,8 @@ static void coalesce(sync_engine *engine, sync_queue *q, outgoing *older, int st
             q->stored_queued--;
     }
     sync_log_item(engine, q->connector_id, older, SYNC_SKIP, &data);
+    /* NOTE: if this transaction's commit fails, the deleted row comes back
+     * but the message stays out of the window until the next start. */
     if (staged_at >= 0)
         engine->staged[staged_at].item = NULL;
     else
