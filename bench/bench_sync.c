@@ -277,7 +277,7 @@ static int latency_phase(const options *options, const wharfd_process *process,
                                     options->max_connections, segment_id, connector_id, error,
                                     error_size) != 0)
         return -1;
-    sink_reset_latencies(s);
+    sink_measure_latency(s, 1);
 
     wharfd_cpu_seconds(process, &cpu_before, &loop_before);
     rc = latency_send(&plan, &outcome, error, error_size);
@@ -298,6 +298,7 @@ static int latency_phase(const options *options, const wharfd_process *process,
         sleep_ms(POLL_MS);
         latencies = sink_latencies(s, &count);
     }
+    sink_measure_latency(s, 0);
     if (count != outcome.sent) {
         snprintf(error, error_size, "the sink measured %zu changes, %llu were sent", count,
                  (unsigned long long)outcome.sent);

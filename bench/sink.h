@@ -21,7 +21,7 @@ typedef struct sink sink;
 typedef struct sink_options {
     int port; /* 0 picks a free port */
     /* JSON key of the send timestamp, such as "bench_sent_ns"; NULL
-     * disables latency measurement. */
+     * disables latency measurement, which sink_measure_latency() turns on. */
     const char *latency_key;
     size_t latency_capacity; /* latencies kept at most; later ones are dropped */
     int keep_first_body;     /* keep a copy of the first request body */
@@ -48,8 +48,11 @@ void sink_read_counts(const sink *s, sink_counts *counts);
  * stays valid until sink_free(); count only grows. */
 const uint64_t *sink_latencies(const sink *s, size_t *count);
 
-/* Forget the latencies recorded so far (call while no change is in flight). */
-void sink_reset_latencies(sink *s);
+/* Start recording latencies, forgetting those recorded so far (call while
+ * no change is in flight), or stop. The sink starts without: looking for
+ * the key in every message would cost the sink a second pass over each
+ * body while it takes a manual batch. */
+void sink_measure_latency(sink *s, int on);
 
 /* The first request body, or NULL when none arrived or it was not kept. */
 const char *sink_first_body(const sink *s, size_t *length);
