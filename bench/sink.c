@@ -117,9 +117,9 @@ static void report_key(const char *element, size_t length, const char *pattern,
         found(user_data, value);
 }
 
-/* The index of the quote that closes the string whose contents start at
- * i, or length when the string is cut off. memchr() finds each candidate
- * quote, which a loop over single bytes made the sink's largest cost; a
+/* Return the index of the quote that closes the string whose contents start
+ * at i, or length when the string is cut off. memchr() finds each candidate
+ * quote, because a loop over single bytes was the sink's largest cost. A
  * quote is escaped when an odd run of backslashes comes before it. */
 static size_t string_end(const char *body, size_t i, size_t length)
 {

@@ -48,10 +48,10 @@ void sink_read_counts(const sink *s, sink_counts *counts);
  * stays valid until sink_free(); count only grows. */
 const uint64_t *sink_latencies(const sink *s, size_t *count);
 
-/* Start recording latencies, forgetting those recorded so far (call while
- * no change is in flight), or stop. The sink starts without: looking for
- * the key in every message would cost the sink a second pass over each
- * body while it takes a manual batch. */
+/* Start recording latencies, forgetting those recorded so far, or stop
+ * (call while no change is in flight). The sink starts with recording off,
+ * because searching each message for the key costs a second pass over
+ * every body of a manual batch. */
 void sink_measure_latency(sink *s, int on);
 
 /* The first request body, or NULL when none arrived or it was not kept. */

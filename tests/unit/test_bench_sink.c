@@ -1,6 +1,6 @@
 /*
- * The benchmark sink's message counter (bench/sink.c): bench_sync's
- * figures are the counts it gives, so a miscount would make them wrong.
+ * Tests of the benchmark sink's message counter (bench/sink.c), whose
+ * counts are bench_sync's figures.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,7 +31,7 @@ static uint64_t count_text(const char *body)
     return sink_count_messages(body, strlen(body), NULL, NULL, NULL);
 }
 
-static void counts_elements_of_an_array(void **state)
+static void counts_array_elements(void **state)
 {
     (void)state;
     assert_int_equal(count_text("[{\"a\":1},{\"a\":2},{\"a\":3}]"), 3);
@@ -40,7 +40,7 @@ static void counts_elements_of_an_array(void **state)
     assert_int_equal(count_text("[ ]"), 0);
 }
 
-static void counts_any_other_value_once(void **state)
+static void counts_other_value_once(void **state)
 {
     (void)state;
     assert_int_equal(count_text("{\"type\":\"user\",\"list\":[1,2,3]}"), 1);
@@ -49,26 +49,26 @@ static void counts_any_other_value_once(void **state)
     assert_int_equal(count_text(" \n\t"), 0);
 }
 
-static void ignores_structure_inside_strings(void **state)
+static void ignores_structure_in_strings(void **state)
 {
     (void)state;
     assert_int_equal(count_text("[{\"n\":\"a],{b\"},{\"n\":\",\"}]"), 2);
     /* An escaped quote does not end the string; the comma after it is
      * still inside. */
     assert_int_equal(count_text("[{\"n\":\"say \\\",\\\" twice\"},{\"n\":1}]"), 2);
-    /* An escaped backslash right before the closing quote: the quote ends
-     * the string, so the comma after it separates two elements. */
+    /* A quote after an escaped backslash closes the string, so the comma
+     * after it separates two elements. */
     assert_int_equal(count_text("[{\"n\":\"path\\\\\"},{\"n\":\"x\\\\\\\\\"},{}]"), 3);
     assert_int_equal(count_text("[\"\\\\\\\"]\",\"b\"]"), 2);
 }
 
-static void nested_arrays_count_once(void **state)
+static void counts_nested_array_once(void **state)
 {
     (void)state;
     assert_int_equal(count_text("[[1,2,3],[4],{\"a\":[5,6]}]"), 3);
 }
 
-static void counts_what_a_cut_off_body_holds(void **state)
+static void counts_cut_off_body(void **state)
 {
     (void)state;
     assert_int_equal(count_text("[{\"a\":1},{\"a\":"), 2);
@@ -76,7 +76,7 @@ static void counts_what_a_cut_off_body_holds(void **state)
     assert_int_equal(count_text("[{\"a\":1},"), 1);
 }
 
-static void reports_the_latency_key_of_each_element(void **state)
+static void reports_key_per_element(void **state)
 {
     const char *body = "[{\"id\":\"u1\",\"sent\": 17},{\"id\":\"u2\"},"
                        "{\"note\":\"\\\"sent\\\":5\",\"sent\":42}]";
@@ -91,7 +91,7 @@ static void reports_the_latency_key_of_each_element(void **state)
     assert_int_equal(found.values[1], 42);
 }
 
-static void reports_the_key_of_a_single_value(void **state)
+static void reports_key_of_single_value(void **state)
 {
     const char *body = "{\"sent\":123456789012}";
     found_values found = {{0}, 0};
@@ -105,13 +105,13 @@ static void reports_the_key_of_a_single_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(counts_elements_of_an_array),
-        cmocka_unit_test(counts_any_other_value_once),
-        cmocka_unit_test(ignores_structure_inside_strings),
-        cmocka_unit_test(nested_arrays_count_once),
-        cmocka_unit_test(counts_what_a_cut_off_body_holds),
-        cmocka_unit_test(reports_the_latency_key_of_each_element),
-        cmocka_unit_test(reports_the_key_of_a_single_value),
+        cmocka_unit_test(counts_array_elements),
+        cmocka_unit_test(counts_other_value_once),
+        cmocka_unit_test(ignores_structure_in_strings),
+        cmocka_unit_test(counts_nested_array_once),
+        cmocka_unit_test(counts_cut_off_body),
+        cmocka_unit_test(reports_key_per_element),
+        cmocka_unit_test(reports_key_of_single_value),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
