@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "log_packing.h"
 #include "string_map.h"
 
 /* Lines travel to the writer packed into blocks that are recycled, never
@@ -136,9 +137,10 @@ static const char schema[] =
     /* Reads walk one connector's lines by sequence (log_lines_connector)
      * and test the other filters on each line, so indexes on user_id and
      * batch would only slow every append: a random UUID key makes each
-     * insert touch a random page. */
+     * insert touch a random page. Lines are appended in time order, so
+     * the purge finds its cut by sequence, without an index on at_ms. */
     "CREATE INDEX IF NOT EXISTS log_lines_connector ON log_lines (connector, sequence);"
-    "CREATE INDEX IF NOT EXISTS log_lines_time ON log_lines (at_ms);"
+    "DROP INDEX IF EXISTS log_lines_time;"
     "CREATE TABLE IF NOT EXISTS batches ("
     "  id TEXT PRIMARY KEY,"
     "  connector_id TEXT NOT NULL,"
@@ -391,10 +393,42 @@ static int64_t name_key(sqlite_sync_store *s, const char *name, uint32_t length)
     return found;
 }
 
+/* Bind a user or account id: a UUID as its 16 bytes (log_packing.h),
+ * packed in place over its text, and any other id as text. */
+static void bind_id(sqlite3_stmt *statement, int column, char *text, uint32_t length)
+{
+    uint8_t bytes[LOG_ID_BYTES];
+
+    if (length == NULL_TEXT || log_id_pack(text, length, bytes) != 0) {
+        bind_text_length(statement, column, text, length);
+        return;
+    }
+    memcpy(text, bytes, sizeof(bytes));
+    sqlite3_bind_blob(statement, column, text, (int)sizeof(bytes), SQLITE_STATIC);
+}
+
+/* Bind claims or data, packed in place, as a blob: the type marks it for
+ * unpacking on read. Text that cannot be packed is bound as text. */
+static void bind_json(sqlite3_stmt *statement, int column, char *text, uint32_t length)
+{
+    size_t packed;
+
+    if (length == NULL_TEXT) {
+        sqlite3_bind_null(statement, column);
+        return;
+    }
+    packed = log_text_pack(text, length);
+    if (packed == 0)
+        bind_text_length(statement, column, text, length);
+    else
+        sqlite3_bind_blob(statement, column, text, (int)packed, SQLITE_STATIC);
+}
+
 /* Bind a line's at_ms and fields to the 8 parameters from first on: the
- * connector, message and batch as keys into log_names. */
+ * connector, message and batch as keys into log_names. Ids, claims and
+ * data are packed in place, so each record is bound only once. */
 static void bind_line(sqlite_sync_store *s, sqlite3_stmt *statement, int first,
-                      const record_header *header)
+                      record_header *header)
 {
     const char *texts[RECORD_TEXTS];
 
@@ -402,17 +436,18 @@ static void bind_line(sqlite_sync_store *s, sqlite3_stmt *statement, int first,
     sqlite3_bind_int64(statement, first, header->at_ms);
     sqlite3_bind_int64(statement, first + 1, name_key(s, texts[0], header->lengths[0]));
     sqlite3_bind_int64(statement, first + 2, name_key(s, texts[1], header->lengths[1]));
-    for (int i = 2; i <= 4; i++)
-        bind_text_length(statement, first + 1 + i, texts[i], header->lengths[i]);
+    bind_id(statement, first + 3, (char *)texts[2], header->lengths[2]);
+    bind_id(statement, first + 4, (char *)texts[3], header->lengths[3]);
+    bind_json(statement, first + 5, (char *)texts[4], header->lengths[4]);
     if (texts[5] != NULL)
         sqlite3_bind_int64(statement, first + 6, name_key(s, texts[5], header->lengths[5]));
     else
         sqlite3_bind_null(statement, first + 6);
-    bind_text_length(statement, first + 7, texts[6], header->lengths[6]);
+    bind_json(statement, first + 7, (char *)texts[6], header->lengths[6]);
 }
 
 /* Insert LINES_PER_INSERT lines with one statement, in order. */
-static int run_lines(sqlite_sync_store *s, const record_header *const lines[LINES_PER_INSERT])
+static int run_lines(sqlite_sync_store *s, record_header *const lines[LINES_PER_INSERT])
 {
     int rc;
 
@@ -426,7 +461,7 @@ static int run_lines(sqlite_sync_store *s, const record_header *const lines[LINE
     return -EIO;
 }
 
-static int run_record(sqlite_sync_store *s, const record_header *header)
+static int run_record(sqlite_sync_store *s, record_header *header)
 {
     const char *texts[RECORD_TEXTS];
     sqlite3_stmt *statement;
@@ -456,8 +491,16 @@ static void run_purge(sqlite_sync_store *s, purge_request *request)
     sqlite3_stmt *statement = NULL;
     int rc;
 
-    rc = sqlite3_prepare_v2(s->write_db, "DELETE FROM log_lines WHERE at_ms < ?1", -1,
-                            &statement, NULL);
+    /* Lines are appended in time order, so the first line at or after the
+     * cut is found by a scan that stops there, and every line before it
+     * goes. NOTE: after the clock was set back, lines written since then
+     * wait until the lines before them expire. */
+    rc = sqlite3_prepare_v2(s->write_db,
+                            "DELETE FROM log_lines WHERE sequence < COALESCE("
+                            "(SELECT sequence FROM log_lines WHERE at_ms >= ?1 "
+                            "ORDER BY sequence LIMIT 1), "
+                            "(SELECT MAX(sequence) + 1 FROM log_lines))",
+                            -1, &statement, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(statement, 1, request->before_ms);
         rc = sqlite3_step(statement);
@@ -474,13 +517,13 @@ static void run_purge(sqlite_sync_store *s, purge_request *request)
 
 /* Run the records of a block in order: lines LINES_PER_INSERT at a time,
  * and any other record, or a remainder of fewer lines, one at a time. */
-static void run_block(sqlite_sync_store *s, const block *entry)
+static void run_block(sqlite_sync_store *s, block *entry)
 {
-    const record_header *lines[LINES_PER_INSERT];
+    record_header *lines[LINES_PER_INSERT];
     size_t line_count = 0;
 
     for (size_t offset = 0; offset < entry->used;) {
-        const record_header *header = (const record_header *)((const char *)entry->data + offset);
+        record_header *header = (record_header *)((char *)entry->data + offset);
 
         offset += header->size;
         if (header->type == RECORD_LINE) {
@@ -652,11 +695,49 @@ static int log_flush(sync_store *base)
     return rc;
 }
 
+/* Bind an id filter in both stored forms: ?text and ?packed, NULL when the
+ * id is not a UUID. Lines written before ids were packed keep the text. */
+static void bind_id_filter(sqlite3_stmt *statement, int text_column, int packed_column,
+                           const char *id, uint8_t bytes[LOG_ID_BYTES])
+{
+    bind_text(statement, text_column, id);
+    if (id != NULL && log_id_pack(id, strlen(id), bytes) == 0)
+        sqlite3_bind_blob(statement, packed_column, bytes, LOG_ID_BYTES, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(statement, packed_column);
+}
+
+/* Return the text of an id column: a packed UUID written out into text,
+ * or the stored text. */
+static const char *column_id(sqlite3_stmt *statement, int column, char text[37])
+{
+    if (sqlite3_column_type(statement, column) == SQLITE_BLOB &&
+        sqlite3_column_bytes(statement, column) == LOG_ID_BYTES) {
+        log_id_unpack(sqlite3_column_blob(statement, column), text);
+        return text;
+    }
+    return (const char *)sqlite3_column_text(statement, column);
+}
+
+/* Return the JSON text of a claims or data column: a packed blob unpacked
+ * into *unpacked (the caller frees it), or the stored text. */
+static const char *column_json(sqlite3_stmt *statement, int column, char **unpacked)
+{
+    *unpacked = NULL;
+    if (sqlite3_column_type(statement, column) != SQLITE_BLOB)
+        return (const char *)sqlite3_column_text(statement, column);
+    *unpacked = log_text_unpack(sqlite3_column_blob(statement, column),
+                                (size_t)sqlite3_column_bytes(statement, column));
+    return *unpacked;
+}
+
 static int log_read(sync_store *base, const log_query *query, log_line_fn fn, void *user_data)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
     sqlite3_stmt *statement = NULL;
-    char sql[1024];
+    uint8_t user_bytes[LOG_ID_BYTES];
+    uint8_t account_bytes[LOG_ID_BYTES];
+    char sql[1100];
     int rc;
 
     wait_for_writer(s);
@@ -670,7 +751,8 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
              "JOIN log_names m ON m.key = l.message LEFT JOIN log_names b ON b.key = l.batch "
              "WHERE l.connector = (SELECT key FROM log_names WHERE name = ?1) "
              "AND (?2 IS NULL OR l.message = (SELECT key FROM log_names WHERE name = ?2)) "
-             "AND (?3 IS NULL OR l.user_id = ?3) AND (?4 IS NULL OR l.account_id = ?4) "
+             "AND (?3 IS NULL OR l.user_id = ?3 OR l.user_id = ?9) "
+             "AND (?4 IS NULL OR l.account_id = ?4 OR l.account_id = ?10) "
              "AND (?5 IS NULL OR l.batch = (SELECT key FROM log_names WHERE name = ?5)) "
              "AND l.at_ms >= ?6 AND l.sequence > ?7 ORDER BY l.sequence %s LIMIT ?8",
              query->after_sequence >= 0 ? "ASC" : "DESC");
@@ -678,26 +760,34 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
         return fail(s, s->read_db, "cannot read log lines");
     bind_text(statement, 1, query->connector_id);
     bind_text(statement, 2, query->message);
-    bind_text(statement, 3, query->user_id);
-    bind_text(statement, 4, query->account_id);
+    bind_id_filter(statement, 3, 9, query->user_id, user_bytes);
+    bind_id_filter(statement, 4, 10, query->account_id, account_bytes);
     bind_text(statement, 5, query->batch_id);
     sqlite3_bind_int64(statement, 6, query->since_ms);
     sqlite3_bind_int64(statement, 7, query->after_sequence >= 0 ? query->after_sequence : -1);
     sqlite3_bind_int64(statement, 8, query->limit);
 
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+        char user_id[37];
+        char account_id[37];
+        char *claims;
+        char *data;
         log_line line = {
             .sequence = sqlite3_column_int64(statement, 0),
             .at_ms = sqlite3_column_int64(statement, 1),
             .connector_id = (const char *)sqlite3_column_text(statement, 2),
             .message = (const char *)sqlite3_column_text(statement, 3),
-            .user_id = (const char *)sqlite3_column_text(statement, 4),
-            .account_id = (const char *)sqlite3_column_text(statement, 5),
-            .claims_json = (const char *)sqlite3_column_text(statement, 6),
+            .user_id = column_id(statement, 4, user_id),
+            .account_id = column_id(statement, 5, account_id),
+            .claims_json = column_json(statement, 6, &claims),
             .batch_id = (const char *)sqlite3_column_text(statement, 7),
-            .data_json = (const char *)sqlite3_column_text(statement, 8),
+            .data_json = column_json(statement, 8, &data),
         };
-        if (fn(&line, user_data) != 0)
+        int stop = fn(&line, user_data);
+
+        free(claims);
+        free(data);
+        if (stop != 0)
             break;
     }
     sqlite3_finalize(statement);

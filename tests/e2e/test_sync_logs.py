@@ -342,9 +342,12 @@ class LogRetentionTest(SyncTestCase):
 
     def test_old_lines_expire(self):
         hook = self.create_webhook(user_segments=["ALL"])
-        for external_id in ("eight-days", "three-days", "nine-days", "fresh"):
+        # The purge relies on lines being written in time order, so each
+        # user's lines come after those of every older user.
+        for count, external_id in enumerate(("nine-days", "eight-days", "three-days", "fresh"),
+                                            start=1):
             self.identify(external_id, {"plan": "paid"})
-        self.wait_log_count(hook["id"], "outgoing.user.success", 4)
+            self.wait_log_count(hook["id"], "outgoing.user.success", count)
         ages = {"eight-days": 8, "three-days": 3, "nine-days": 9, "fresh": 0}
         sequences = {external_id: self.user_lines(hook["id"], external_id)
                      for external_id in ages}
