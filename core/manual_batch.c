@@ -334,11 +334,7 @@ void manual_batch_refill(sync_engine *engine, sync_queue *q, size_t count)
                 manual_batch_settle(engine, &gone, POSITION_SKIPPED);
                 continue;
             }
-            {
-                size_t length = 0;
-                char *text = message_build_text(e, batch->kind, index, NULL, &length);
-                item = sync_outgoing_new_text(engine, batch->kind, index, text, length, batch);
-            }
+            item = sync_outgoing_new_export(engine, batch->kind, index, batch);
             if (item == NULL) {
                 outgoing failed = {.batch = batch, .position = position};
                 log_error("batch %s: out of memory building a message", batch->id);
@@ -419,7 +415,6 @@ static manual_batch *new_batch(connector *c, const char *target, const char *tar
 /* Queue the one message of a single-entity batch. */
 static void queue_single(sync_engine *engine, manual_batch *batch, uint32_t index)
 {
-    entities *e = engine->service->entities;
     sync_queue *q = sync_queue_of(engine, batch->connector_id);
     outgoing *item;
 
@@ -432,13 +427,7 @@ static void queue_single(sync_engine *engine, manual_batch *batch, uint32_t inde
     }
     batch->next = 1;
     batch->outstanding = 1;
-    if (q != NULL) {
-        size_t length = 0;
-        char *text = message_build_text(e, batch->kind, index, NULL, &length);
-        item = sync_outgoing_new_text(engine, batch->kind, index, text, length, batch);
-    } else {
-        item = NULL;
-    }
+    item = q != NULL ? sync_outgoing_new_export(engine, batch->kind, index, batch) : NULL;
     if (item == NULL) {
         outgoing failed = {.batch = batch, .position = 0};
         manual_batch_settle(engine, &failed, POSITION_FAILED);

@@ -450,16 +450,40 @@ static void append_changes(message_text *text, entities *e, store_entity_kind ki
     message_text_append(text, "}", 1);
 }
 
+int message_text_terminate(message_text *text)
+{
+    if (text->failed || text_reserve(text, 0) != 0)
+        return -ENOMEM;
+    text->data[text->length] = '\0';
+    return 0;
+}
+
 char *message_build_text(entities *e, store_entity_kind kind, uint32_t index,
                          const entity_update *update, size_t *length)
 {
     message_text text = {0};
-    char message_id[ID_TEXT_SIZE];
-    char *result;
 
     /* Messages of one batch have about the same size, so the last one's
      * size spares this one the reallocations of growing from empty. */
     text_reserve(&text, last_text_length + last_text_length / 4);
+    if (message_write_text(&text, e, kind, index, update) != 0) {
+        free(text.data);
+        *length = 0;
+        return NULL;
+    }
+    *length = text.length;
+    return text.data;
+}
+
+int message_write_text(message_text *text_out, entities *e, store_entity_kind kind,
+                       uint32_t index, const entity_update *update)
+{
+    message_text text = *text_out;
+    char message_id[ID_TEXT_SIZE];
+    int rc;
+
+    text.length = 0;
+    text.failed = 0;
     message_id_generate(message_id);
     message_text_append_literal(&text, kind == STORE_USERS ? "{\"type\":\"user\",\"message_id\":"
                                                            : "{\"type\":\"account\",\"message_id\":");
@@ -500,10 +524,9 @@ char *message_build_text(entities *e, store_entity_kind kind, uint32_t index,
     message_text_append_literal(&text, update == NULL ? ",\"is_export\":true}"
                                                       : ",\"is_export\":false}");
 
-    *length = text.length;
-    last_text_length = text.length;
-    result = message_text_finish(&text);
-    if (result == NULL)
-        *length = 0;
-    return result;
+    rc = message_text_terminate(&text);
+    if (rc == 0)
+        last_text_length = text.length;
+    *text_out = text;
+    return rc;
 }

@@ -40,6 +40,12 @@ typedef struct message_text {
     int failed;
 } message_text;
 
+/* Write the text of message_build_text() into text, replacing what it
+ * contains and reusing its buffer, which stays the caller's. Returns 0, or
+ * -ENOMEM. Loop thread only. */
+int message_write_text(message_text *text, entities *e, store_entity_kind kind, uint32_t index,
+                       const entity_update *update);
+
 void message_text_append(message_text *text, const char *bytes, size_t length);
 void message_text_append_literal(message_text *text, const char *literal);
 /* A JSON string literal (quotes included), or null for NULL. */
@@ -49,6 +55,10 @@ void message_text_append_integer(message_text *text, int64_t value);
 /* The NUL-terminated text (the caller frees it), or NULL when an
  * allocation failed (the buffer is then freed). */
 char *message_text_finish(message_text *text);
+
+/* NUL-terminate the text, keeping the buffer. Returns 0, or -ENOMEM when
+ * an allocation failed. */
+int message_text_terminate(message_text *text);
 
 /* Append the entity's claims as {"external_id", "email" | "domain",
  * "anonymous_ids"}, the claims of its log lines. */

@@ -231,7 +231,7 @@ static void drop_staged(sync_engine *engine)
         q = sync_queue_of(engine, engine->staged[i].connector_id);
         if (q != NULL)
             q->stored_queued--;
-        sync_outgoing_free(engine->staged[i].item);
+        sync_outgoing_free(engine, engine->staged[i].item);
     }
     engine->staged_count = 0;
 }
@@ -284,7 +284,7 @@ static void coalesce(sync_engine *engine, sync_queue *q, outgoing *older, int st
     else
         sync_queue_remove(q, older);
     q->counters.skipped++;
-    sync_outgoing_free(older);
+    sync_outgoing_free(engine, older);
 }
 
 /* Build the message for update, store it in the transaction of the change
@@ -330,7 +330,7 @@ static void queue_message(sync_engine *engine, connector *c, const entity_update
             log_error("connector %s: cannot queue a message for %s %s: %s", c->id,
                       update->kind == STORE_USERS ? "user" : "account", row.entity_id,
                       payload == NULL ? "out of memory" : store_error(st));
-            sync_outgoing_free(item);
+            sync_outgoing_free(engine, item);
             return;
         }
         item->sequence = row.sequence;
@@ -342,7 +342,7 @@ static void queue_message(sync_engine *engine, connector *c, const entity_update
     if (stage(engine, c->id, item) != 0) {
         /* The row commits and is read back from the store. */
         q->spilled = 1;
-        sync_outgoing_free(item);
+        sync_outgoing_free(engine, item);
     }
 }
 
@@ -437,7 +437,7 @@ void sync_on_updates(void *user_data, const entity_update *updates, size_t count
         if (q != NULL)
             sync_queue_push(q, item);
         else
-            sync_outgoing_free(item);
+            sync_outgoing_free(engine, item);
         engine->staged[i].item = NULL;
     }
     engine->staged_count = 0;
@@ -659,6 +659,7 @@ void sync_engine_free(sync_engine *engine)
     drop_staged(engine);
     free(engine->staged);
     manual_batch_free_all(engine);
+    sync_outgoing_free_spares(engine);
     engine->store->ops->close(engine->store);
     free(engine->data_text.data);
     free(engine);

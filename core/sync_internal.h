@@ -63,12 +63,14 @@ enum {
 typedef struct outgoing {
     char *payload;               /* JSON text; NULL until needed */
     size_t payload_length;
+    size_t payload_capacity;     /* bytes allocated at payload */
     struct json_object *message; /* parsed; NULL until needed */
     store_entity_kind kind;
     uint32_t index; /* entity index, ATTR_NO_ENTITY when unknown */
     char user_id[40];
     char account_id[40];
     char *claims_text;
+    size_t claims_capacity; /* bytes allocated at claims_text */
     manual_batch *batch;  /* NULL for automatic sync */
     uint32_t position;    /* in the batch's member list */
     int from_members;     /* built from batch->members, not stored */
@@ -154,6 +156,10 @@ struct sync_engine {
     uv_timer_t drain_timer;
     int drain_timer_started;
     message_text data_text; /* scratch for the data of log lines */
+    /* Freed messages kept for reuse with their buffers, at most
+     * SYNC_SPARE_MAX (sync_queue.c). */
+    outgoing *spare;
+    size_t spare_count;
 };
 
 /* What a log line records about a message. */
@@ -194,10 +200,14 @@ sync_queue *sync_queue_of(sync_engine *engine, const char *connector_id);
  * payload (taken over) gives its content. */
 outgoing *sync_outgoing_new(sync_engine *engine, store_entity_kind kind, uint32_t index,
                             struct json_object *message, manual_batch *batch);
-/* The same for a message given as JSON text (taken over). */
-outgoing *sync_outgoing_new_text(sync_engine *engine, store_entity_kind kind, uint32_t index,
-                                 char *payload, size_t length, manual_batch *batch);
-void sync_outgoing_free(outgoing *item);
+/* The same for an export of the entity (a manual batch's message), written
+ * as JSON text. NULL when out of memory. */
+outgoing *sync_outgoing_new_export(sync_engine *engine, store_entity_kind kind, uint32_t index,
+                                   manual_batch *batch);
+/* Free item, or keep it with its buffers for the next new message. */
+void sync_outgoing_free(sync_engine *engine, outgoing *item);
+/* Free the messages kept for reuse. */
+void sync_outgoing_free_spares(sync_engine *engine);
 /* The JSON text of the message (made from message on first use), or NULL
  * when out of memory. */
 const char *sync_outgoing_payload(outgoing *item);
