@@ -63,7 +63,7 @@ static void take_random(uint8_t *bytes, size_t count)
  * million users (bench_ingest_sqlite in docs/benchmarks.md). */
 static void generate_entity_id(char id[ID_TEXT_SIZE], int64_t created_ms)
 {
-    uint8_t bytes[16];
+    uint8_t bytes[ID_BYTES];
     uint64_t ms = (uint64_t)created_ms;
 
     for (int i = 0; i < 6; i++)
@@ -71,17 +71,7 @@ static void generate_entity_id(char id[ID_TEXT_SIZE], int64_t created_ms)
     take_random(bytes + 6, 10);
     bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x70);
     bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
-
-    /* The 8-4-4-4-12 hex text of RFC 9562, in lower case. */
-    for (int i = 0, at = 0; i < 16; i++) {
-        static const char hex[] = "0123456789abcdef";
-
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            id[at++] = '-';
-        id[at++] = hex[bytes[i] >> 4];
-        id[at++] = hex[bytes[i] & 0x0f];
-    }
-    id[36] = '\0';
+    id_format(bytes, id);
 }
 
 static int64_t now_ms(void)

@@ -32,11 +32,56 @@ void id_generate(char id[ID_TEXT_SIZE])
     bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);
     bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
 
-    snprintf(id, ID_TEXT_SIZE,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6],
-             bytes[7], bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13],
-             bytes[14], bytes[15]);
+    id_format(bytes, id);
+}
+
+void id_format(const uint8_t bytes[ID_BYTES], char id[ID_TEXT_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t at = 0;
+
+    for (size_t i = 0; i < ID_BYTES; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            id[at++] = '-';
+        id[at++] = hex[bytes[i] >> 4];
+        id[at++] = hex[bytes[i] & 0x0f];
+    }
+    id[at] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int id_parse(const char *text, size_t length, uint8_t bytes[ID_BYTES])
+{
+    size_t filled = 0;
+
+    if (length != ID_TEXT_SIZE - 1)
+        return -1;
+    for (size_t i = 0; i < length;) {
+        int high;
+        int low;
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-')
+                return -1;
+            i++;
+            continue;
+        }
+        high = hex_value(text[i]);
+        low = hex_value(text[i + 1]);
+        if (high < 0 || low < 0)
+            return -1;
+        bytes[filled++] = (uint8_t)(high << 4 | low);
+        i += 2;
+    }
+    return 0;
 }
 
 void timestamp_format_ms(int64_t milliseconds, char text[TIMESTAMP_TEXT_SIZE])

@@ -12,6 +12,16 @@
 #define ID_TEXT_SIZE 37
 void id_generate(char id[ID_TEXT_SIZE]);
 
+/* The 16 bytes of a UUID. */
+#define ID_BYTES 16
+
+/* Write the canonical text of a UUID's bytes: lowercase, with dashes. */
+void id_format(const uint8_t bytes[ID_BYTES], char id[ID_TEXT_SIZE]);
+
+/* Read a UUID in the text that id_format() writes (36 characters). Returns
+ * 0, or -1 for any other text, uppercase included. */
+int id_parse(const char *text, size_t length, uint8_t bytes[ID_BYTES]);
+
 /* The current time as ISO 8601 UTC with milliseconds, such as
  * "2026-12-04T20:14:16.123Z". */
 #define TIMESTAMP_TEXT_SIZE 32

@@ -28,55 +28,6 @@ static const struct {
 
 #define FRAGMENT_COUNT (sizeof(fragments) / sizeof(fragments[0]))
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-int log_id_pack(const char *text, size_t length, uint8_t bytes[LOG_ID_BYTES])
-{
-    size_t filled = 0;
-
-    if (length != 36)
-        return -1;
-    for (size_t i = 0; i < length;) {
-        int high;
-        int low;
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (text[i] != '-')
-                return -1;
-            i++;
-            continue;
-        }
-        high = hex_value(text[i]);
-        low = hex_value(text[i + 1]);
-        if (high < 0 || low < 0)
-            return -1;
-        bytes[filled++] = (uint8_t)(high << 4 | low);
-        i += 2;
-    }
-    return 0;
-}
-
-void log_id_unpack(const uint8_t bytes[LOG_ID_BYTES], char text[37])
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t at = 0;
-
-    for (size_t i = 0; i < LOG_ID_BYTES; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            text[at++] = '-';
-        text[at++] = hex[bytes[i] >> 4];
-        text[at++] = hex[bytes[i] & 0x0f];
-    }
-    text[at] = '\0';
-}
-
 size_t log_text_pack(char *text, size_t length)
 {
     size_t written = 0;

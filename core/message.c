@@ -42,9 +42,7 @@ static void refill_random(void)
 /* A random UUID (version 4) in the form id_generate() writes. */
 static void message_id_generate(char id[ID_TEXT_SIZE])
 {
-    static const char hex[] = "0123456789abcdef";
     uint8_t *bytes;
-    size_t at = 0;
 
     if (random_used + MESSAGE_ID_BYTES > RANDOM_BLOCK_SIZE)
         refill_random();
@@ -54,13 +52,7 @@ static void message_id_generate(char id[ID_TEXT_SIZE])
     /* RFC 9562: version 4, variant 10. */
     bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);
     bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);
-    for (size_t i = 0; i < MESSAGE_ID_BYTES; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            id[at++] = '-';
-        id[at++] = hex[bytes[i] >> 4];
-        id[at++] = hex[bytes[i] & 0xf];
-    }
-    id[at] = '\0';
+    id_format(bytes, id);
 }
 
 /* Add a member whose key is a string literal: json-c then neither copies

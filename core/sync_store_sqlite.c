@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "ids.h"
 #include "log.h"
 #include "log_packing.h"
 #include "string_map.h"
@@ -393,13 +394,13 @@ static int64_t name_key(sqlite_sync_store *s, const char *name, uint32_t length)
     return found;
 }
 
-/* Bind a user or account id: a UUID as its 16 bytes (log_packing.h),
- * packed in place over its text, and any other id as text. */
+/* Bind a user or account id: a UUID as its 16 bytes, written in place
+ * over its text, and any other id as text. */
 static void bind_id(sqlite3_stmt *statement, int column, char *text, uint32_t length)
 {
-    uint8_t bytes[LOG_ID_BYTES];
+    uint8_t bytes[ID_BYTES];
 
-    if (length == NULL_TEXT || log_id_pack(text, length, bytes) != 0) {
+    if (length == NULL_TEXT || id_parse(text, length, bytes) != 0) {
         bind_text_length(statement, column, text, length);
         return;
     }
@@ -698,22 +699,22 @@ static int log_flush(sync_store *base)
 /* Bind an id filter in both stored forms: ?text and ?packed, NULL when the
  * id is not a UUID. Lines written before ids were packed keep the text. */
 static void bind_id_filter(sqlite3_stmt *statement, int text_column, int packed_column,
-                           const char *id, uint8_t bytes[LOG_ID_BYTES])
+                           const char *id, uint8_t bytes[ID_BYTES])
 {
     bind_text(statement, text_column, id);
-    if (id != NULL && log_id_pack(id, strlen(id), bytes) == 0)
-        sqlite3_bind_blob(statement, packed_column, bytes, LOG_ID_BYTES, SQLITE_STATIC);
+    if (id != NULL && id_parse(id, strlen(id), bytes) == 0)
+        sqlite3_bind_blob(statement, packed_column, bytes, ID_BYTES, SQLITE_STATIC);
     else
         sqlite3_bind_null(statement, packed_column);
 }
 
 /* Return the text of an id column: a packed UUID written out into text,
  * or the stored text. */
-static const char *column_id(sqlite3_stmt *statement, int column, char text[37])
+static const char *column_id(sqlite3_stmt *statement, int column, char text[ID_TEXT_SIZE])
 {
     if (sqlite3_column_type(statement, column) == SQLITE_BLOB &&
-        sqlite3_column_bytes(statement, column) == LOG_ID_BYTES) {
-        log_id_unpack(sqlite3_column_blob(statement, column), text);
+        sqlite3_column_bytes(statement, column) == ID_BYTES) {
+        id_format(sqlite3_column_blob(statement, column), text);
         return text;
     }
     return (const char *)sqlite3_column_text(statement, column);
@@ -735,8 +736,8 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
     sqlite3_stmt *statement = NULL;
-    uint8_t user_bytes[LOG_ID_BYTES];
-    uint8_t account_bytes[LOG_ID_BYTES];
+    uint8_t user_bytes[ID_BYTES];
+    uint8_t account_bytes[ID_BYTES];
     char sql[1100];
     int rc;
 
@@ -768,8 +769,8 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
     sqlite3_bind_int64(statement, 8, query->limit);
 
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
-        char user_id[37];
-        char account_id[37];
+        char user_id[ID_TEXT_SIZE];
+        char account_id[ID_TEXT_SIZE];
         char *claims;
         char *data;
         log_line line = {

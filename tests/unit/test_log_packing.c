@@ -1,5 +1,6 @@
-/* Unit tests of the compact form of connector log fields (log_packing.c):
- * what is packed comes back unchanged, and what cannot be is left alone. */
+/* Unit tests of the compact form of connector log fields: UUIDs as bytes
+ * (id_parse(), id_format()) and JSON with its keys packed (log_packing.c).
+ * What is packed comes back unchanged, and what cannot be is left alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "log_packing.h"
 
 static void id_round_trip(void **state)
@@ -22,11 +24,11 @@ static void id_round_trip(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        uint8_t bytes[LOG_ID_BYTES];
-        char text[37];
+        uint8_t bytes[ID_BYTES];
+        char text[ID_TEXT_SIZE];
 
-        assert_int_equal(log_id_pack(ids[i], strlen(ids[i]), bytes), 0);
-        log_id_unpack(bytes, text);
+        assert_int_equal(id_parse(ids[i], strlen(ids[i]), bytes), 0);
+        id_format(bytes, text);
         assert_string_equal(text, ids[i]);
     }
 }
@@ -46,9 +48,9 @@ static void id_rejects_other_text(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-        uint8_t bytes[LOG_ID_BYTES];
+        uint8_t bytes[ID_BYTES];
 
-        assert_int_equal(log_id_pack(texts[i], strlen(texts[i]), bytes), -1);
+        assert_int_equal(id_parse(texts[i], strlen(texts[i]), bytes), -1);
     }
 }
 
