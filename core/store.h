@@ -65,6 +65,8 @@ typedef struct store_delivery_row {
 typedef int (*store_entity_fn)(const store_entity_row *row, void *user_data);
 typedef int (*store_delivery_fn)(const store_delivery_row *row, void *user_data);
 typedef int (*store_event_fn)(const store_event_row *row, void *user_data);
+typedef int (*store_event_mark_fn)(const char *connector_id, const char *user_id,
+                                   int64_t first_sequence, void *user_data);
 typedef int (*store_membership_fn)(const char *segment_id, const char *entity_id,
                                    void *user_data);
 
@@ -148,6 +150,15 @@ typedef struct store_ops {
                               void (*fn)(const void *blob, size_t size, void *user_data),
                               void *user_data);
     int (*batch_members_delete)(store *store, const char *batch_id);
+
+    /* Event marks: for a connector and a user, the sequence of the first
+     * event that no message to the connector has carried. set keeps an
+     * existing mark; delete with a NULL user_id deletes the connector's
+     * marks. Writes join the transaction in progress, like the queue's. */
+    int (*event_mark_set)(store *store, const char *connector_id, const char *user_id,
+                          int64_t first_sequence);
+    int (*event_mark_delete)(store *store, const char *connector_id, const char *user_id);
+    int (*event_marks_each)(store *store, store_event_mark_fn fn, void *user_data);
 
     /* Small writes outside an ingest (a delivered message deleted, a retry
      * recorded) are grouped: defer_begin() opens a transaction unless one is

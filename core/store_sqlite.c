@@ -17,7 +17,7 @@
 #include "store_sqlite_internal.h"
 
 /* Bump with each migration below; stored in PRAGMA user_version. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* Statements used on hot paths, prepared once. */
 typedef enum cached_statement {
@@ -199,6 +199,14 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  batch_id TEXT PRIMARY KEY,"
     "  members BLOB NOT NULL"
     ");",
+    /* 5: events that automatic messages to a connector have not carried
+     * yet, kept across a restart (sync_event_marks.c). */
+    "CREATE TABLE event_marks ("
+    "  connector_id TEXT NOT NULL,"
+    "  user_id TEXT NOT NULL,"
+    "  first_sequence INTEGER NOT NULL,"
+    "  PRIMARY KEY (connector_id, user_id)"
+    ") WITHOUT ROWID;",
 };
 
 static int fail(sqlite_store *s, const char *what)
@@ -727,6 +735,9 @@ static const store_ops sqlite_ops = {
     .batch_members_save = store_sqlite_batch_members_save,
     .batch_members_load = store_sqlite_batch_members_load,
     .batch_members_delete = store_sqlite_batch_members_delete,
+    .event_mark_set = store_sqlite_event_mark_set,
+    .event_mark_delete = store_sqlite_event_mark_delete,
+    .event_marks_each = store_sqlite_event_marks_each,
     .defer_begin = store_sqlite_defer_begin,
     .defer_commit = store_sqlite_defer_commit,
     .close = sqlite_close,

@@ -36,6 +36,11 @@ int store_sqlite_events_of_user_after(store *base, const char *user_id, int64_t 
                                       unsigned limit, int newest_first, store_event_fn fn,
                                       void *user_data);
 int store_sqlite_defer_commit(store *base);
+/* store_sqlite_event_marks.c */
+int store_sqlite_event_mark_set(store *base, const char *connector_id, const char *user_id,
+                                int64_t first_sequence);
+int store_sqlite_event_mark_delete(store *base, const char *connector_id, const char *user_id);
+int store_sqlite_event_marks_each(store *base, store_event_mark_fn fn, void *user_data);
 /* Finalize the statements prepared for this store's connection. */
 void store_sqlite_delivery_close(store *base);
 

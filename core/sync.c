@@ -454,6 +454,7 @@ void sync_connector_removed(sync_engine *engine, const char *connector_id)
     for (sync_queue *q = engine->queues; q != NULL; q = q->next) {
         if (strcmp(q->connector_id, connector_id) == 0) {
             sync_queue_drain(engine, q, "connector was deleted");
+            sync_events_forget(q);
             break;
         }
     }
@@ -461,6 +462,9 @@ void sync_connector_removed(sync_engine *engine, const char *connector_id)
     if (st->ops->delivery_forget_connector(st, connector_id) != 0)
         log_error("connector %s: cannot delete its queued messages and dead letters: %s",
                   connector_id, store_error(st));
+    if (st->ops->event_mark_delete(st, connector_id, NULL) != 0)
+        log_error("connector %s: cannot delete its marks of unsent events: %s", connector_id,
+                  store_error(st));
 }
 
 void sync_connector_started(sync_engine *engine, const char *connector_id)
@@ -605,6 +609,7 @@ int sync_engine_start(sync_engine *engine)
     engine->drain_timer.data = engine;
     purge(engine);
     engine->started = 1;
+    sync_events_restore(engine);
     /* Queued messages and running batches from before the restart go out
      * once the connectors are restored. */
     engine->resume_pending = 1;

@@ -258,6 +258,8 @@ void sync_events_note_skip(sync_engine *engine, const char *connector_id,
 struct json_object *sync_events_pending(sync_engine *engine, const char *connector_id,
                                         const entity_update *update);
 void sync_events_forget(sync_queue *q);
+/* Read the marks of unsent events back from the store (at start). */
+void sync_events_restore(sync_engine *engine);
 
 /* message_coalesce.c: fold an older queued message into a newer one for
  * the same entity: attribute changes keep the older old value, segment

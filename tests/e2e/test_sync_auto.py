@@ -91,6 +91,62 @@ class MemberMessageTest(SyncTestCase):
         self.assertEqual([event["message_id"] for event in automatic[1]["events"]],
                          ["order-10"])
 
+    def test_skipped_events_survive_kill(self):
+        self.send([
+            {"type": "identify", "userId": "sam", "traits": {"plan": "free"}},
+            {"type": "track", "userId": "sam", "event": "Trial Started",
+             "messageId": "trial-1", "timestamp": "2026-03-01T09:00:00Z"},
+        ])
+        sam = self.user("sam")
+        self.wait_log_count(self.hook["id"], "outgoing.user.skip", 1, user_id=sam["id"])
+
+        # The skip's mark of unsent events is stored with the change, so
+        # a crash right after it does not lose the event for this connector.
+        self.service.process.kill()
+        self.assertEqual(self.service.stop(), -9)
+        self.service.start()
+        self.service.wait_for_log("marks of unsent events for automatic messages: 1 restored")
+
+        self.send([
+            {"type": "track", "userId": "sam", "event": "Order Completed",
+             "messageId": "order-9", "timestamp": "2026-03-03T09:00:00Z"},
+            {"type": "identify", "userId": "sam", "traits": {"plan": "vip"}},
+        ])
+        self.settle(self.hook["id"], user_id=sam["id"])
+        automatic = self.delivered(is_export=False)
+        self.assertEqual(len(automatic), 1, automatic)
+        self.assertEqual([event["message_id"] for event in automatic[0]["events"]],
+                         ["trial-1", "order-9"])
+
+        # Once sent, the mark is gone from the store too: after another
+        # restart the next message carries only its own event.
+        self.service.restart()
+        self.send([{"type": "track", "userId": "sam", "event": "Order Completed",
+                    "messageId": "order-10", "timestamp": "2026-03-04T09:00:00Z"}])
+        self.settle(self.hook["id"], user_id=sam["id"])
+        automatic = self.delivered(is_export=False)
+        self.assertEqual(len(automatic), 2, automatic)
+        self.assertEqual([event["message_id"] for event in automatic[1]["events"]],
+                         ["order-10"])
+        self.assertEqual(self.service.log_lines_matching("marks of unsent events"), [])
+
+    def test_mark_of_merged_visitor_deleted(self):
+        self.identify("sam", {"plan": "free"})
+        self.send([{"type": "track", "anonymousId": "visitor-1", "event": "Page Viewed",
+                    "messageId": "page-1", "timestamp": "2026-03-01T09:00:00Z"}])
+        self.wait_log_count(self.hook["id"], "outgoing.user.skip", 2)
+        # The visitor identifies as sam and is merged into that user, so the
+        # visitor's mark of unsent events names a user that no longer exists.
+        self.send([{"type": "identify", "userId": "sam", "anonymousId": "visitor-1",
+                    "traits": {"plan": "free"}}])
+        self.wait_log_count(self.hook["id"], "outgoing.user.skip", 3)
+
+        self.service.restart()
+        self.service.wait_for_log("marks of unsent events for automatic messages: 0 restored, "
+                                  "1 of users that no longer exist deleted")
+        self.service.restart()
+        self.assertEqual(self.service.log_lines_matching("marks of unsent events"), [])
+
     def test_second_change_carries_only_new_values(self):
         self.identify("zoe", {"plan": "vip", "first_name": "Zoë"})
         self.send([
