@@ -194,6 +194,7 @@ int wharf_harness_create(const wharf_plugin *plugin, const char *settings_json,
     harness->plugin = plugin;
     harness->loop_thread = pthread_self();
     harness->send_timeout_ms = DEFAULT_SEND_TIMEOUT_MS;
+    harness->offer_texts = 1;
     install_host(&harness->host);
     harness->connector.harness = harness;
     snprintf(harness->connector.id, sizeof(harness->connector.id), "harness-1");
@@ -226,6 +227,14 @@ int wharf_harness_create(const wharf_plugin *plugin, const char *settings_json,
 void wharf_harness_set_send_timeout_ms(wharf_harness *harness, uint64_t timeout_ms)
 {
     harness->send_timeout_ms = timeout_ms;
+}
+
+void wharf_harness_offer_message_texts(wharf_harness *harness, int offer)
+{
+    harness->offer_texts = offer != 0;
+    harness->host.batch_message_text = NULL;
+    if (harness->offer_texts)
+        harness_batch_install(&harness->host);
 }
 
 void wharf_harness_destroy(wharf_harness *harness)

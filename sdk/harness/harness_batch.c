@@ -11,6 +11,29 @@
 
 #include <json-c/json.h>
 
+/* Write each message's text the way wharfd does: compact, and without
+ * escaping slashes. */
+static int make_texts(wharf_batch *batch)
+{
+    batch->texts = calloc(batch->count > 0 ? batch->count : 1, sizeof(*batch->texts));
+    batch->text_lengths = calloc(batch->count > 0 ? batch->count : 1,
+                                 sizeof(*batch->text_lengths));
+    if (batch->texts == NULL || batch->text_lengths == NULL)
+        return -1;
+    for (size_t i = 0; i < batch->count; i++) {
+        size_t length = 0;
+        const char *text = json_object_to_json_string_length(
+            batch->messages[i], JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+            &length);
+
+        if (text == NULL || (batch->texts[i] = malloc(length + 1)) == NULL)
+            return -1;
+        memcpy(batch->texts[i], text, length + 1);
+        batch->text_lengths[i] = length;
+    }
+    return 0;
+}
+
 wharf_batch *harness_batch_create(wharf_harness *harness, struct json_object **messages,
                                   size_t count)
 {
@@ -33,6 +56,10 @@ wharf_batch *harness_batch_create(wharf_harness *harness, struct json_object **m
     batch->harness = harness;
     batch->messages = messages;
     batch->count = count;
+    if (harness->offer_texts && make_texts(batch) != 0) {
+        harness_batch_free(batch);
+        return NULL;
+    }
     return batch;
 }
 
@@ -44,8 +71,13 @@ void harness_batch_free(wharf_batch *batch)
         return;
     if (batch->release_encoded != NULL)
         batch->release_encoded(batch->encoded);
-    for (i = 0; i < batch->count; i++)
+    for (i = 0; i < batch->count; i++) {
         free(batch->slots[i].reason);
+        if (batch->texts != NULL)
+            free(batch->texts[i]);
+    }
+    free(batch->texts);
+    free(batch->text_lengths);
     free(batch->slots);
     free(batch->view);
     pthread_mutex_destroy(&batch->lock);
@@ -88,6 +120,18 @@ static const struct json_object *batch_message(const wharf_batch *batch, size_t 
     if (index >= batch->view_count)
         return NULL;
     return batch->messages[batch->view[index]];
+}
+
+static const char *batch_message_text(const wharf_batch *batch, size_t index, size_t *length)
+{
+    size_t message;
+
+    if (index >= batch->view_count || batch->texts == NULL)
+        return NULL;
+    message = batch->view[index];
+    if (length != NULL)
+        *length = batch->text_lengths[message];
+    return batch->texts[message];
 }
 
 static int kind_is_valid(wharf_result_kind kind)
@@ -206,4 +250,5 @@ void harness_batch_install(wharf_host *host)
     host->batch_set_encoded = batch_set_encoded;
     host->batch_encoded = batch_encoded;
     host->batch_complete = batch_complete;
+    host->batch_message_text = batch_message_text;
 }

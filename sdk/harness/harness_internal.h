@@ -34,6 +34,10 @@ typedef struct harness_slot {
 struct wharf_batch {
     wharf_harness *harness;
     struct json_object **messages;
+    /* Each message's compact JSON text, as batch_message_text() returns
+     * it; NULL when the harness offers no texts. */
+    char **texts;
+    size_t *text_lengths;
     size_t count;
     size_t *view;
     size_t view_count;
@@ -81,6 +85,7 @@ struct wharf_harness {
      * thread, where wharfd allows it to call batch_complete(). */
     int blocking_send_running;
     uint64_t send_timeout_ms;
+    int offer_texts; /* wharf_harness_offer_message_texts() */
 
     /* Guards violations and logs, which encode() may add to. */
     pthread_mutex_t lock;

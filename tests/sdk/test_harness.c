@@ -22,6 +22,7 @@ static struct {
     char settings[512];
     int send_calls;
     int encode_calls;
+    char texts[2048]; /* what text_encode() read, one text per line */
 } seen;
 
 typedef struct probe {
@@ -84,6 +85,29 @@ static void probe_encode(void *instance, wharf_batch *batch)
     probe *p = instance;
 
     seen.encode_calls++;
+    p->host->batch_set_encoded(batch, strdup("encoded"), free);
+}
+
+/* Encode from the texts the host offers: each message's text, or "-" when
+ * the host has none, one per line. */
+static void text_encode(void *instance, wharf_batch *batch)
+{
+    probe *p = instance;
+    size_t used = 0;
+
+    seen.encode_calls++;
+    seen.texts[0] = '\0';
+    for (size_t i = 0; i < p->host->batch_count(batch); i++) {
+        size_t length = 0;
+        const char *text = p->host->batch_message_text != NULL
+                               ? p->host->batch_message_text(batch, i, &length)
+                               : NULL;
+
+        if (text != NULL)
+            assert_int_equal(length, strlen(text));
+        used += (size_t)snprintf(seen.texts + used, sizeof(seen.texts) - used, "%s\n",
+                                 text != NULL ? text : "-");
+    }
     p->host->batch_set_encoded(batch, strdup("encoded"), free);
 }
 
@@ -447,6 +471,40 @@ static void all_filtered_skips_encode_and_send(void **state)
     wharf_harness_destroy(harness);
 }
 
+static void message_texts_offered(void **state)
+{
+    wharf_plugin plugin = make_plugin(timer_send);
+    const char *messages[] = {
+        "{ \"type\": \"user\", \"user\": {\"id\": \"u1\", \"site\": \"a/b\"} }",
+        "{\"type\":\"user\",\"user\":{\"id\":\"skip-1\"}}",
+        "{\"type\": \"user\", \"user\": {\"id\": \"u2\", \"n\": [1, 2.5]}}",
+    };
+    wharf_harness *harness;
+
+    (void)state;
+    memset(&seen, 0, sizeof(seen));
+    plugin.encode = text_encode;
+    harness = create_ok(&plugin, "{\"limit\": 1}");
+
+    /* Compact, slashes as they are, and indexed like batch_message(): the
+     * filtered message is not in the batch. */
+    assert_int_equal(wharf_harness_send(harness, messages, 3), 0);
+    assert_string_equal(seen.texts, "{\"type\":\"user\",\"user\":{\"id\":\"u1\",\"site\":\"a/b\"}}\n"
+                                    "{\"type\":\"user\",\"user\":{\"id\":\"u2\",\"n\":[1,2.5]}}\n");
+
+    /* Without texts, as under a host of ABI 1.0. */
+    wharf_harness_offer_message_texts(harness, 0);
+    assert_int_equal(wharf_harness_send(harness, messages, 3), 0);
+    assert_string_equal(seen.texts, "-\n-\n");
+
+    wharf_harness_offer_message_texts(harness, 1);
+    assert_int_equal(wharf_harness_send(harness, messages + 2, 1), 0);
+    assert_string_equal(seen.texts, "{\"type\":\"user\",\"user\":{\"id\":\"u2\",\"n\":[1,2.5]}}\n");
+    assert_int_equal(seen.encode_calls, 3);
+    assert_string_equal(wharf_harness_violations(harness), "");
+    wharf_harness_destroy(harness);
+}
+
 static void http_round_trip(void **state)
 {
     wharf_plugin plugin = make_plugin(http_send);
@@ -628,6 +686,7 @@ int main(void)
         cmocka_unit_test(plugin_open_rejects_non_elf),
         cmocka_unit_test(filter_encode_and_timer_send),
         cmocka_unit_test(all_filtered_skips_encode_and_send),
+        cmocka_unit_test(message_texts_offered),
         cmocka_unit_test(http_round_trip),
         cmocka_unit_test(blocking_send_runs_on_worker),
         cmocka_unit_test(http_request_from_encode_is_violation),

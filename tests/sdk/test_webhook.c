@@ -278,6 +278,34 @@ static void posts_json_array_with_headers(void **state)
     assert_string_equal(wharf_harness_violations(f->harness), "");
 }
 
+/* The webhook joins the host's message texts when it offers them, and
+ * serialises the objects otherwise: both bodies are the same bytes. */
+static void body_same_with_and_without_texts(void **state)
+{
+    fixture *f = *state;
+    char settings[256];
+    recorded_request with_texts;
+    recorded_request without_texts;
+
+    snprintf(settings, sizeof(settings), "{\"url\": \"%s\"}", f->url);
+    create(f, settings);
+    add_messages(f, 4);
+    send_all(f);
+    wharf_harness_offer_message_texts(f->harness, 0);
+    send_all(f);
+
+    assert_int_equal(recording_server_request_count(f->server), 2);
+    assert_int_equal(recording_server_request(f->server, 0, &with_texts), 0);
+    assert_int_equal(recording_server_request(f->server, 1, &without_texts), 0);
+    assert_true(with_texts.body_size > 0);
+    assert_int_equal(with_texts.body_size, without_texts.body_size);
+    assert_memory_equal(with_texts.body, without_texts.body, with_texts.body_size);
+    recorded_request_free(&with_texts);
+    recorded_request_free(&without_texts);
+    assert_request_body_ids(f, 1, "u0,u1,u2,u3");
+    assert_string_equal(wharf_harness_violations(f->harness), "");
+}
+
 static void splits_into_chunks_with_results_per_chunk(void **state)
 {
     fixture *f = *state;
@@ -556,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(create_rejects_bad_headers_without_echoing_values, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(posts_json_array_with_headers, setup, teardown),
+        cmocka_unit_test_setup_teardown(body_same_with_and_without_texts, setup, teardown),
         cmocka_unit_test_setup_teardown(splits_into_chunks_with_results_per_chunk, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(full_batch_of_1000_in_one_request, setup, teardown),

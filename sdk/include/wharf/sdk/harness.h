@@ -82,6 +82,13 @@ int wharf_harness_create(const wharf_plugin *plugin, const char *settings_json,
  * (default 60000). */
 void wharf_harness_set_send_timeout_ms(wharf_harness *harness, uint64_t timeout_ms);
 
+/* Offer the messages' texts through host->batch_message_text (the
+ * default, as wharfd does), or leave that function NULL, as a host of ABI
+ * 1.0 does, so that a test can cover a plugin's path through
+ * batch_message() alone. The texts are compact JSON, with slashes not
+ * escaped. Takes effect from the next send. */
+void wharf_harness_offer_message_texts(wharf_harness *harness, int offer);
+
 /* Run count messages (each a JSON object as text) through filter(),
  * encode() and send() as one batch and wait until the plugin calls
  * batch_complete(). The results, indexed like messages_json, replace
