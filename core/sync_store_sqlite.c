@@ -732,6 +732,51 @@ static const char *column_json(sqlite3_stmt *statement, int column, char **unpac
     return *unpacked;
 }
 
+/* Return a sequence at or before the first line written at or after
+ * since_ms, by a binary search over sequences, which follow time. Without
+ * it, a read with since went through every older line of the connector:
+ * 0.6 s for 4 million lines in one test. NOTE: after the clock was set
+ * back, lines written before the cut may be left out although they match. */
+static int64_t first_sequence_since(sqlite3 *db, int64_t since_ms)
+{
+    sqlite3_stmt *bounds = NULL;
+    sqlite3_stmt *probe = NULL;
+    int64_t low = 0;
+    int64_t high = 0;
+
+    /* Two subqueries, because SQLite reads one MIN() or MAX() at an end of
+     * the table but scans the table for both in one SELECT. */
+    if (sqlite3_prepare_v2(db, "SELECT (SELECT MIN(sequence) FROM log_lines), "
+                           "(SELECT MAX(sequence) FROM log_lines)", -1,
+                           &bounds, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT sequence, at_ms FROM log_lines WHERE sequence >= ?1 "
+                           "ORDER BY sequence LIMIT 1",
+                           -1, &probe, NULL) != SQLITE_OK) {
+        sqlite3_finalize(bounds);
+        return 0; /* no bound: the read tests every line, as it would anyway */
+    }
+    if (sqlite3_step(bounds) == SQLITE_ROW && sqlite3_column_type(bounds, 0) != SQLITE_NULL) {
+        low = sqlite3_column_int64(bounds, 0);
+        high = sqlite3_column_int64(bounds, 1) + 1;
+    }
+    /* Invariant: lines before low are older than since_ms, and high is
+     * past the end or at a line that is not. */
+    while (low < high) {
+        int64_t middle = low + (high - low) / 2;
+
+        sqlite3_bind_int64(probe, 1, middle);
+        if (sqlite3_step(probe) != SQLITE_ROW || sqlite3_column_int64(probe, 1) >= since_ms)
+            high = middle;
+        else
+            low = sqlite3_column_int64(probe, 0) + 1;
+        sqlite3_reset(probe);
+    }
+    sqlite3_finalize(bounds);
+    sqlite3_finalize(probe);
+    return low;
+}
+
 static int log_read(sync_store *base, const log_query *query, log_line_fn fn, void *user_data)
 {
     sqlite_sync_store *s = (sqlite_sync_store *)base;
@@ -739,6 +784,7 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
     uint8_t user_bytes[ID_BYTES];
     uint8_t account_bytes[ID_BYTES];
     char sql[1100];
+    int64_t after;
     int rc;
 
     wait_for_writer(s);
@@ -765,7 +811,16 @@ static int log_read(sync_store *base, const log_query *query, log_line_fn fn, vo
     bind_id_filter(statement, 4, 10, query->account_id, account_bytes);
     bind_text(statement, 5, query->batch_id);
     sqlite3_bind_int64(statement, 6, query->since_ms);
-    sqlite3_bind_int64(statement, 7, query->after_sequence >= 0 ? query->after_sequence : -1);
+    /* One lower bound on sequence, because SQLite starts the index range
+     * at only one of two. */
+    after = query->after_sequence >= 0 ? query->after_sequence : -1;
+    if (query->since_ms > 0) {
+        int64_t first = first_sequence_since(s->read_db, query->since_ms);
+
+        if (first - 1 > after)
+            after = first - 1;
+    }
+    sqlite3_bind_int64(statement, 7, after);
     sqlite3_bind_int64(statement, 8, query->limit);
 
     while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {

@@ -272,6 +272,24 @@ static void filters_select_lines(void **state)
         assert_string_equal(lines->texts[i][3], ACCOUNT_UUID);
     lines_clear(lines);
 
+    /* since at the first line, past the last one, and newest first. */
+    query.account_id = NULL;
+    query.since_ms = 1733356800000;
+    read_all(f, &query, lines);
+    assert_int_equal(lines->count, 100);
+    lines_clear(lines);
+    query.since_ms = 1733356800000 + 100;
+    read_all(f, &query, lines);
+    assert_int_equal(lines->count, 0);
+    query.since_ms = 1733356800000 + 97;
+    query.after_sequence = -1;
+    read_all(f, &query, lines);
+    assert_int_equal(lines->count, 3);
+    assert_line(lines, 0, 99, CONNECTOR);
+    assert_line(lines, 2, 97, CONNECTOR);
+    lines_clear(lines);
+    query.after_sequence = 0;
+
     query.account_id = NULL;
     query.since_ms = 0;
     query.connector_id = OTHER_CONNECTOR;
