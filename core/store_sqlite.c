@@ -44,8 +44,8 @@ static const char *const cached_sql[SQL_CACHED_COUNT] = {
         "domain = excluded.domain, anonymous_ids = excluded.anonymous_ids, "
         "attributes = excluded.attributes, updated_at = excluded.updated_at",
     [SQL_EVENT_INSERT] =
-        "INSERT INTO events (user_id, event, properties, timestamp_ms, message_id) "
-        "VALUES (?1, ?2, ?3, ?4, ?5)",
+        ("INSERT INTO events (user_id, event, properties, timestamp_ms, message_id) "
+         "VALUES (?1, ?2, ?3, ?4, ?5)"),
     [SQL_MEMBERSHIP_ADD] =
         "INSERT OR IGNORE INTO memberships (segment_id, entity_id) VALUES (?1, ?2)",
     [SQL_MEMBERSHIP_REMOVE] =

@@ -22,8 +22,8 @@ static const char *const statement_sql[SQL_STATEMENT_COUNT] = {
     [SQL_INSERT] = "INSERT INTO deliveries (connector_id, kind, entity_id, batch_id, payload, "
                    "created_ms, attempt, next_attempt_ms, dead, reason) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [SQL_UPDATE] = "UPDATE deliveries SET attempt = ?2, next_attempt_ms = ?3, payload = ?4 "
-                   "WHERE sequence = ?1",
+    [SQL_UPDATE] = ("UPDATE deliveries SET attempt = ?2, next_attempt_ms = ?3, payload = ?4 "
+                    "WHERE sequence = ?1"),
     [SQL_UPDATE_KEEP_PAYLOAD] =
         "UPDATE deliveries SET attempt = ?2, next_attempt_ms = ?3 WHERE sequence = ?1",
     [SQL_BURY] = "UPDATE deliveries SET dead = 1, attempt = ?2, reason = ?3 WHERE sequence = ?1",

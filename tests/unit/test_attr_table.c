@@ -135,7 +135,7 @@ static void utf8_strings_byte_exact(void **state)
 {
     static const char *const samples[] = {
         "Zoë Ångström",         "Ελληνικά",       "Москва", "東京都渋谷区",
-        "\xf0\x9f\x8e\x89 party", "e\xcc\x81" "cole", /* e + combining acute, not é */
+        "\xf0\x9f\x8e\x89 party", ("e\xcc\x81" "cole"), /* e + combining acute, not é */
         "\xff\xfe not UTF-8",   "",
     };
     uint32_t user = attr_table_add(table);
