@@ -1,6 +1,7 @@
 #include "delivery_settings.h"
 
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,7 +126,14 @@ json_object *delivery_settings_to_json(const delivery_settings *settings)
     json_object_object_add(object, "max_attempts", json_object_new_int64(settings->max_attempts));
     json_object_object_add(object, "max_age_seconds",
                            json_object_new_int64(settings->max_age_seconds));
-    json_object_object_add(object, "rate_limit", json_object_new_double(settings->rate_limit));
+    /* A whole rate as an integer, like the other fields (json-c writes the
+     * double 0 as 0.0). The range check above keeps it far below 2^53. */
+    if (settings->rate_limit == (double)(int64_t)settings->rate_limit)
+        json_object_object_add(object, "rate_limit",
+                               json_object_new_int64((int64_t)settings->rate_limit));
+    else
+        json_object_object_add(object, "rate_limit",
+                               json_object_new_double(settings->rate_limit));
     json_object_object_add(object, "coalesce", json_object_new_boolean(settings->coalesce));
     return object;
 }

@@ -819,6 +819,17 @@ void manual_batch_restore(sync_engine *engine)
         log_error("cannot load manual batches: %s", engine->store->error);
 }
 
+size_t manual_batch_count_unfinished(const sync_engine *engine)
+{
+    size_t count = 0;
+
+    for (const manual_batch *batch = engine->batches; batch != NULL; batch = batch->next_batch) {
+        if (batch->state == STATE_SENDING || batch->state == STATE_WAITING)
+            count++;
+    }
+    return count;
+}
+
 void manual_batch_free_all(sync_engine *engine)
 {
     while (engine->batches != NULL) {

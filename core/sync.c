@@ -538,6 +538,28 @@ json_object *sync_logs_read(sync_engine *engine, const char *connector_id, const
     return body;
 }
 
+/* Log the queued messages, dead letters and unfinished batches in the
+ * store, if any. moment is "restored" at start and "kept for the next
+ * start" at exit. */
+static void log_queue_totals(sync_engine *engine, const char *moment)
+{
+    int64_t queued = 0;
+    int64_t dead = 0;
+    size_t connectors = 0;
+    size_t batches = manual_batch_count_unfinished(engine);
+
+    for (sync_queue *q = engine->queues; q != NULL; q = q->next) {
+        queued += q->stored_queued;
+        dead += q->stored_dead;
+        connectors += q->stored_queued > 0 || q->stored_dead > 0;
+    }
+    if (queued == 0 && dead == 0 && batches == 0)
+        return;
+    log_info("delivery queue %s: %lld queued messages and %lld dead letters of %zu connectors, "
+             "%zu unfinished manual batches",
+             moment, (long long)queued, (long long)dead, connectors, batches);
+}
+
 /* Commit the log lines and queue changes of this loop iteration. */
 static void on_check(uv_check_t *handle)
 {
@@ -549,6 +571,7 @@ static void on_check(uv_check_t *handle)
         manual_batch_resume(engine);
         for (connector *c = connector_first(engine->service->connectors); c != NULL; c = c->next)
             sync_connector_started(engine, c->id);
+        log_queue_totals(engine, "restored");
     }
     manual_batch_save_progress(engine, 0);
     if (st->ops->defer_commit(st) != 0)
@@ -650,6 +673,7 @@ void sync_engine_flush(sync_engine *engine)
     if (st != NULL && st->ops->defer_commit(st) != 0)
         sync_queue_store_failed(engine, "cannot commit queue changes");
     engine->store->ops->log_flush(engine->store);
+    log_queue_totals(engine, "kept for the next start");
 }
 
 void sync_engine_free(sync_engine *engine)

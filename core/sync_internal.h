@@ -245,6 +245,8 @@ void manual_batch_fail_connector(sync_engine *engine, const char *connector_id,
 void manual_batch_save_progress(sync_engine *engine, int force);
 manual_batch *manual_batch_find(sync_engine *engine, const char *id);
 void manual_batch_free_all(sync_engine *engine);
+/* Batches waiting for their segment or sending. */
+size_t manual_batch_count_unfinished(const sync_engine *engine);
 
 /* sync_event_marks.c: the events since the last message to a connector.
  * At most this many of the newest go into one message. */

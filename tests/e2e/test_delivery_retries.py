@@ -18,6 +18,17 @@ class RetryTest(DeliveryTestCase):
         times = [request.received_at for request in self.recorder.requests]
         return [later - earlier for earlier, later in zip(times, times[1:])]
 
+    def test_delivery_settings_view(self):
+        hook = self.create_webhook(user_segments=["ALL"], delivery=BACKOFF)
+        # Defaults filled in, whole numbers written as integers.
+        self.assertEqual(hook["delivery"], {
+            "retry_base_ms": 100, "retry_cap_ms": 300, "max_attempts": 5,
+            "max_age_seconds": 86400, "rate_limit": 0, "coalesce": False})
+        self.assertIsInstance(hook["delivery"]["rate_limit"], int)
+        paced = self.create_webhook(name="paced", user_segments=["ALL"],
+                                    delivery={"rate_limit": 2.5})
+        self.assertEqual(paced["delivery"]["rate_limit"], 2.5)
+
     def test_backoff_until_max_attempts(self):
         self.recorder.set_behaviour(fault_server.server_error(503, "busy"))
         hook = self.create_webhook(user_segments=["ALL"], delivery=BACKOFF)

@@ -22,14 +22,26 @@ class GracefulShutdownTest(DeliveryTestCase):
                                 message="no request reached the destination")
         return names
 
-    def stop_and_restart(self, names):
+    def stop_and_restart(self, names, kept_queued=None):
+        """SIGTERM, then start again and wait for every name to be delivered.
+
+        With kept_queued, check the count of queued messages in wharfd's
+        log lines about what it keeps at exit and restores at start.
+        """
         started = time.monotonic()
         code = self.service.stop()
         elapsed = time.monotonic() - started
         self.assertEqual(code, 0, "wharfd exited with %s after SIGTERM" % code)
+        if kept_queued is not None:
+            self.assertIn("delivery queue kept for the next start: %d queued messages and 0 dead "
+                          "letters of 1 connectors, 0 unfinished manual batches" % kept_queued,
+                          self.service.stderr_text())
 
         self.recorder.set_behaviour(fault_server.Fault(200, {}))
         self.service.start()
+        if kept_queued is not None:
+            self.service.wait_for_log("delivery queue restored: %d queued messages and 0 dead "
+                                      "letters of 1 connectors" % kept_queued)
         self.wait_quietly(lambda: set(names) <= set(self.delivered_ids()), timeout=20)
         missing = set(names) - set(self.delivered_ids())
         self.assertEqual(missing, set())
@@ -58,7 +70,8 @@ class GracefulShutdownTest(DeliveryTestCase):
         in_flight = [message["user"]["external_id"] for message, _ in self.recorder.messages()]
         self.assertGreater(len(in_flight), 0)
 
-        elapsed = self.stop_and_restart(names)
+        # Nothing was delivered, so every message stays queued.
+        elapsed = self.stop_and_restart(names, kept_queued=USERS)
         # The destination never responded to them, so they went again.
         delivered = self.delivered_ids()
         for external_id in in_flight:
