@@ -2,6 +2,7 @@
 #include "connector.h"
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,12 +10,30 @@
 #include "log.h"
 #include "service.h"
 
+/* The maximum length of a route's query list, and the maximum bytes of an
+ * unknown parameter's name that an error message shows. */
+#define QUERY_PARAMETERS_MAX 16
+#define QUERY_NAME_SHOWN 64
+
 typedef struct route {
     const char *method;
     /* Path with at most one "{id}" segment. */
     const char *pattern;
     api_handler_fn handler;
+    /* Query parameters the handler reads, NULL-terminated, or NULL for
+     * none. Under /api/ any other parameter, or one given twice, gets 400. */
+    const char *const *query;
 } route;
+
+static const char *const logs_query[] = {
+    "message", "user_id", "account_id", "batch_id", "since", "limit", "after", NULL};
+static const char *const dead_letters_query[] = {"after", "limit", NULL};
+static const char *const users_lookup_query[] = {"external_id", "email", "anonymous_id", NULL};
+static const char *const accounts_lookup_query[] = {"external_id", "domain", "anonymous_id",
+                                                    NULL};
+static const char *const events_query[] = {"limit", NULL};
+_Static_assert(sizeof(logs_query) / sizeof(logs_query[0]) <= QUERY_PARAMETERS_MAX + 1,
+               "logs_query, the longest list, fits in query_check.seen");
 
 static void health(service *svc, http_request *request, const char *param)
 {
@@ -27,38 +46,38 @@ static void health(service *svc, http_request *request, const char *param)
 }
 
 static const route routes[] = {
-    {"GET", "/healthz", health},
-    {"GET", "/api/v1/plugins", api_plugins_list},
-    {"GET", "/api/v1/connectors", api_connectors_list},
-    {"POST", "/api/v1/connectors", api_connectors_create},
-    {"GET", "/api/v1/connectors/{id}", api_connectors_get},
-    {"PUT", "/api/v1/connectors/{id}", api_connectors_update},
-    {"DELETE", "/api/v1/connectors/{id}", api_connectors_delete},
-    {"POST", "/api/v1/connectors/{id}/test", api_connectors_test},
-    {"POST", "/api/v1/connectors/{id}/batches", api_batches_create},
-    {"GET", "/api/v1/connectors/{id}/batches", api_batches_list},
-    {"GET", "/api/v1/connectors/{id}/logs", api_logs_read},
-    {"GET", "/api/v1/batches/{id}", api_batches_get},
-    {"GET", "/api/v1/connectors/{id}/dead-letters", api_dead_letters_list},
-    {"POST", "/api/v1/connectors/{id}/dead-letters/resend", api_dead_letters_resend},
-    {"GET", "/metrics", api_metrics},
-    {"GET", "/api/v1/users", api_users_lookup},
-    {"POST", "/api/v1/users", api_users_create},
-    {"GET", "/api/v1/users/{id}", api_users_get},
-    {"GET", "/api/v1/users/{id}/events", api_users_events},
-    {"GET", "/api/v1/accounts", api_accounts_lookup},
-    {"POST", "/api/v1/accounts", api_accounts_create},
-    {"GET", "/api/v1/accounts/{id}", api_accounts_get},
-    {"GET", "/api/v1/accounts/{id}/users", api_accounts_users},
-    {"GET", "/api/v1/segments", api_segments_list},
-    {"POST", "/api/v1/segments", api_segments_create},
-    {"GET", "/api/v1/segments/{id}", api_segments_get},
-    {"PUT", "/api/v1/segments/{id}", api_segments_update},
-    {"DELETE", "/api/v1/segments/{id}", api_segments_delete},
-    {"POST", "/v1/identify", api_ingest_identify},
-    {"POST", "/v1/group", api_ingest_group},
-    {"POST", "/v1/track", api_ingest_track},
-    {"POST", "/v1/batch", api_ingest_batch},
+    {"GET", "/healthz", health, NULL},
+    {"GET", "/api/v1/plugins", api_plugins_list, NULL},
+    {"GET", "/api/v1/connectors", api_connectors_list, NULL},
+    {"POST", "/api/v1/connectors", api_connectors_create, NULL},
+    {"GET", "/api/v1/connectors/{id}", api_connectors_get, NULL},
+    {"PUT", "/api/v1/connectors/{id}", api_connectors_update, NULL},
+    {"DELETE", "/api/v1/connectors/{id}", api_connectors_delete, NULL},
+    {"POST", "/api/v1/connectors/{id}/test", api_connectors_test, NULL},
+    {"POST", "/api/v1/connectors/{id}/batches", api_batches_create, NULL},
+    {"GET", "/api/v1/connectors/{id}/batches", api_batches_list, NULL},
+    {"GET", "/api/v1/connectors/{id}/logs", api_logs_read, logs_query},
+    {"GET", "/api/v1/batches/{id}", api_batches_get, NULL},
+    {"GET", "/api/v1/connectors/{id}/dead-letters", api_dead_letters_list, dead_letters_query},
+    {"POST", "/api/v1/connectors/{id}/dead-letters/resend", api_dead_letters_resend, NULL},
+    {"GET", "/metrics", api_metrics, NULL},
+    {"GET", "/api/v1/users", api_users_lookup, users_lookup_query},
+    {"POST", "/api/v1/users", api_users_create, NULL},
+    {"GET", "/api/v1/users/{id}", api_users_get, NULL},
+    {"GET", "/api/v1/users/{id}/events", api_users_events, events_query},
+    {"GET", "/api/v1/accounts", api_accounts_lookup, accounts_lookup_query},
+    {"POST", "/api/v1/accounts", api_accounts_create, NULL},
+    {"GET", "/api/v1/accounts/{id}", api_accounts_get, NULL},
+    {"GET", "/api/v1/accounts/{id}/users", api_accounts_users, NULL},
+    {"GET", "/api/v1/segments", api_segments_list, NULL},
+    {"POST", "/api/v1/segments", api_segments_create, NULL},
+    {"GET", "/api/v1/segments/{id}", api_segments_get, NULL},
+    {"PUT", "/api/v1/segments/{id}", api_segments_update, NULL},
+    {"DELETE", "/api/v1/segments/{id}", api_segments_delete, NULL},
+    {"POST", "/v1/identify", api_ingest_identify, NULL},
+    {"POST", "/v1/group", api_ingest_group, NULL},
+    {"POST", "/v1/track", api_ingest_track, NULL},
+    {"POST", "/v1/batch", api_ingest_batch, NULL},
 };
 
 #define PARAM_MAX_LENGTH 128
@@ -133,6 +152,85 @@ static int authorize_admin_request(service *svc, http_request *request)
     return 0;
 }
 
+/* State of the query check of one request. */
+typedef struct query_check {
+    const char *const *accepted;
+    bool seen[QUERY_PARAMETERS_MAX];
+    bool repeated; /* else the parameter is unknown */
+    char name[QUERY_NAME_SHOWN + 1];
+} query_check;
+
+/* Copy name for an error message: at most QUERY_NAME_SHOWN bytes, with
+ * anything but printable ASCII shown as '?' so that the JSON stays valid. */
+static void copy_shown_name(char *shown, const char *name)
+{
+    size_t length = 0;
+
+    while (name[length] != '\0' && length < QUERY_NAME_SHOWN) {
+        unsigned char byte = (unsigned char)name[length];
+        shown[length] = byte >= 0x20 && byte < 0x7f ? (char)byte : '?';
+        length++;
+    }
+    shown[length] = '\0';
+}
+
+static int check_query_name(const char *name, void *user_data)
+{
+    query_check *check = user_data;
+
+    for (size_t i = 0; check->accepted != NULL && check->accepted[i] != NULL &&
+                       i < QUERY_PARAMETERS_MAX;
+         i++) {
+        if (strcmp(name, check->accepted[i]) != 0)
+            continue;
+        if (check->seen[i]) {
+            check->repeated = true;
+            copy_shown_name(check->name, name);
+            return 1;
+        }
+        check->seen[i] = true;
+        return 0;
+    }
+    check->repeated = false;
+    copy_shown_name(check->name, name);
+    return 1;
+}
+
+/* Respond with 400 when the query names a parameter the route does not read, or
+ * one twice: ignoring it would return unfiltered data, and "first one wins"
+ * would hide a client's mistake. Returns 0 when the query may go on. */
+static int check_query(const route *target, http_request *request)
+{
+    query_check check = {.accepted = target->query};
+    char accepted[256] = "";
+    int rc = http_request_query_each_name(request, check_query_name, &check);
+
+    if (rc == 0)
+        return 0;
+    if (rc < 0) {
+        http_respond_error(request, 500, "out of memory reading the query string");
+        return -1;
+    }
+    if (check.repeated) {
+        http_respond_error(request, 400, "query parameter \"%s\" is given more than once; give "
+                           "it once", check.name);
+        return -1;
+    }
+    if (target->query == NULL) {
+        http_respond_error(request, 400, "unknown query parameter \"%s\": %s %s takes no query "
+                           "parameters", check.name, target->method, target->pattern);
+        return -1;
+    }
+    for (size_t i = 0; target->query[i] != NULL; i++) {
+        size_t used = strlen(accepted);
+        snprintf(accepted + used, sizeof(accepted) - used, "%s%s", i > 0 ? ", " : "",
+                 target->query[i]);
+    }
+    http_respond_error(request, 400, "unknown query parameter \"%s\"; %s %s accepts %s",
+                       check.name, target->method, target->pattern, accepted);
+    return -1;
+}
+
 void api_handle(http_request *request, void *user_data)
 {
     service *svc = user_data;
@@ -149,6 +247,8 @@ void api_handle(http_request *request, void *user_data)
         if (!match(routes[i].pattern, path, param, sizeof(param)))
             continue;
         if (strcmp(routes[i].method, method) == 0) {
+            if (strncmp(path, "/api/", 5) == 0 && check_query(&routes[i], request) != 0)
+                return;
             routes[i].handler(svc, request, param[0] != '\0' ? param : NULL);
             return;
         }
@@ -171,10 +271,30 @@ void api_handle(http_request *request, void *user_data)
 connector *api_find_connector(service *svc, http_request *request, const char *id)
 {
     connector *c = connector_find(svc->connectors, id);
+    const connector *named = NULL;
+    size_t named_count = 0;
 
-    if (c == NULL)
-        http_respond_error(request, 404, "connector \"%s\" not found", id);
-    return c;
+    if (c != NULL)
+        return c;
+
+    /* Connector names need not be unique, so only a single match is a
+     * safe suggestion. */
+    for (const connector *other = connector_first(svc->connectors); other != NULL;
+         other = other->next) {
+        if (strcmp(other->name, id) == 0) {
+            named = other;
+            named_count++;
+        }
+    }
+    if (named_count == 1)
+        http_respond_error(request, 404,
+                           "connector \"%s\" not found; the path takes a connector id, and "
+                           "connector \"%s\" has id %s",
+                           id, named->name, named->id);
+    else
+        http_respond_error(request, 404,
+                           "connector \"%s\" not found; GET /api/v1/connectors lists them", id);
+    return NULL;
 }
 
 json_object *api_read_json_body(http_request *request)

@@ -5,6 +5,7 @@
 #define WHARF_CORE_API_H
 
 #include "http_server.h"
+#include "store.h"
 
 struct connector;
 struct json_object;
@@ -16,6 +17,14 @@ void api_handle(http_request *request, void *service);
 /* The connector with this id, or NULL after answering 404 naming the id. */
 struct connector *api_find_connector(struct service *service, http_request *request,
                                      const char *id);
+
+/* Write into hint the next step for a user or account id that names no
+ * entity: the ids of the entities that have value as a claim (external_id,
+ * email or domain, anonymous_id), or the look-up that finds one. field
+ * names what took the id, such as "user_id". */
+void api_describe_entity_claims(struct service *service, store_entity_kind kind,
+                                const char *field, const char *value, char *hint,
+                                size_t hint_size);
 
 /* Parse the request body as JSON. Returns the object, or NULL after
  * responding with 400 with the parser's position and message. */

@@ -13,14 +13,108 @@
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT 1000
 
+/* The maximum ids a hint lists; it gives the count of the rest. */
+#define HINT_IDS_SHOWN 3
+/* The maximum bytes of a value that a hint shows. */
+#define HINT_VALUE_SHOWN 64
+
+static const char *const user_claims[] = {"external_id", "email", "anonymous_id", NULL};
+static const char *const account_claims[] = {"external_id", "domain", "anonymous_id", NULL};
+
+/* Append text to the NUL-terminated buffer, cutting it to fit. */
+static void append_text(char *buffer, size_t size, const char *text)
+{
+    size_t used = strlen(buffer);
+
+    if (used + 1 < size)
+        snprintf(buffer + used, size - used, "%s", text);
+}
+
+/* Append value percent-encoded as a query value, at most HINT_VALUE_SHOWN
+ * bytes of it. */
+static void append_query_value(char *buffer, size_t size, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char encoded[HINT_VALUE_SHOWN * 3 + 1];
+    size_t length = 0;
+
+    for (size_t i = 0; value[i] != '\0' && i < HINT_VALUE_SHOWN; i++) {
+        unsigned char byte = (unsigned char)value[i];
+
+        if ((byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+            (byte >= '0' && byte <= '9') || strchr("-._~@", byte) != NULL) {
+            encoded[length++] = (char)byte;
+        } else {
+            encoded[length++] = '%';
+            encoded[length++] = hex[byte >> 4];
+            encoded[length++] = hex[byte & 15];
+        }
+    }
+    encoded[length] = '\0';
+    append_text(buffer, size, encoded);
+}
+
+/* Append "id X" or "ids X, Y and N more" for the "id" members of views. */
+static void append_ids(char *buffer, size_t size, json_object *views)
+{
+    size_t count = json_object_array_length(views);
+    char more[48];
+
+    append_text(buffer, size, count == 1 ? "id " : "ids ");
+    for (size_t i = 0; i < count && i < HINT_IDS_SHOWN; i++) {
+        json_object *id = NULL;
+
+        json_object_object_get_ex(json_object_array_get_idx(views, i), "id", &id);
+        if (i > 0)
+            append_text(buffer, size, ", ");
+        append_text(buffer, size, json_object_get_string(id));
+    }
+    if (count > HINT_IDS_SHOWN) {
+        snprintf(more, sizeof(more), " and %zu more", count - HINT_IDS_SHOWN);
+        append_text(buffer, size, more);
+    }
+}
+
+void api_describe_entity_claims(service *svc, store_entity_kind kind, const char *field,
+                                const char *value, char *hint, size_t hint_size)
+{
+    const char *const *claims = kind == STORE_USERS ? user_claims : account_claims;
+    const char *noun = kind == STORE_USERS ? "user" : "account";
+    char text[512];
+
+    for (size_t i = 0; claims[i] != NULL; i++) {
+        json_object *found = entities_lookup(svc->entities, kind, claims[i], value);
+        size_t count = json_object_array_length(found);
+
+        if (count == 0) {
+            json_object_put(found);
+            continue;
+        }
+        snprintf(text, sizeof(text), "%s takes a wharf %s id, and the %s%s with %s \"%.*s\" %s ",
+                 field, noun, noun, count == 1 ? "" : "s", claims[i], HINT_VALUE_SHOWN, value,
+                 count == 1 ? "has" : "have");
+        snprintf(hint, hint_size, "%s", text);
+        append_ids(hint, hint_size, found);
+        json_object_put(found);
+        return;
+    }
+    snprintf(hint, hint_size, "%s takes a wharf %s id; GET /api/v1/%ss?%s=", field, noun, noun,
+             claims[0]);
+    append_query_value(hint, hint_size, value);
+    snprintf(text, sizeof(text), " (or ?%s=) finds it", claims[1]);
+    append_text(hint, hint_size, text);
+}
+
 static uint32_t find_or_404(service *svc, http_request *request, store_entity_kind kind,
                             const char *id)
 {
     uint32_t index = entities_find_by_id(entities_set(svc->entities, kind), id);
+    char hint[1024];
 
     if (index == STRING_MAP_MISSING) {
-        http_respond_error(request, 404, "%s \"%s\" not found",
-                           kind == STORE_USERS ? "user" : "account", id);
+        api_describe_entity_claims(svc, kind, "the {id} in the path", id, hint, sizeof(hint));
+        http_respond_error(request, 404, "%s \"%s\" not found; %s",
+                           kind == STORE_USERS ? "user" : "account", id, hint);
         return ATTR_NO_ENTITY;
     }
     return index;
@@ -30,24 +124,34 @@ static uint32_t find_or_404(service *svc, http_request *request, store_entity_ki
  * domain instead of email. */
 static void lookup(service *svc, http_request *request, store_entity_kind kind)
 {
-    static const char *const user_claims[] = {"external_id", "email", "anonymous_id", NULL};
-    static const char *const account_claims[] = {"external_id", "domain", "anonymous_id", NULL};
     const char *const *claims = kind == STORE_USERS ? user_claims : account_claims;
     char value[1024];
+    const char *claim = NULL;
     json_object *body;
 
     for (size_t i = 0; claims[i] != NULL; i++) {
         if (http_request_query_param(request, claims[i], value, sizeof(value)) == NULL)
             continue;
-        body = json_object_new_object();
-        json_object_object_add(body, kind == STORE_USERS ? "users" : "accounts",
-                               entities_lookup(svc->entities, kind, claims[i], value));
-        http_respond_json(request, 200, body);
+        if (claim != NULL) {
+            http_respond_error(request, 400,
+                               "give one claim to look %s up by, not both %s and %s",
+                               kind == STORE_USERS ? "users" : "accounts", claim, claims[i]);
+            return;
+        }
+        claim = claims[i];
+    }
+    if (claim == NULL) {
+        http_respond_error(request, 400, "give one claim to look %s up by: ?%s=, ?%s= or ?%s=",
+                           kind == STORE_USERS ? "users" : "accounts", claims[0], claims[1],
+                           claims[2]);
         return;
     }
-    http_respond_error(request, 400, "give one claim to look %s up by: ?%s=, ?%s= or ?%s=",
-                       kind == STORE_USERS ? "users" : "accounts", claims[0], claims[1],
-                       claims[2]);
+
+    http_request_query_param(request, claim, value, sizeof(value));
+    body = json_object_new_object();
+    json_object_object_add(body, kind == STORE_USERS ? "users" : "accounts",
+                           entities_lookup(svc->entities, kind, claim, value));
+    http_respond_json(request, 200, body);
 }
 
 void api_users_lookup(service *svc, http_request *request, const char *param)

@@ -10,10 +10,20 @@
 static segment *find_or_404(service *svc, http_request *request, const char *id)
 {
     segment *s = segment_find(svc->segments, id);
+    const segment *named;
 
-    if (s == NULL)
-        http_respond_error(request, 404, "segment \"%s\" not found", id);
-    return s;
+    if (s != NULL)
+        return s;
+    named = segment_find_by_name(svc->segments, id, NULL);
+    if (named != NULL)
+        http_respond_error(request, 404,
+                           "segment \"%s\" not found; the path takes a segment id, and segment "
+                           "\"%s\" has id %s",
+                           id, named->name, named->id);
+    else
+        http_respond_error(request, 404,
+                           "segment \"%s\" not found; GET /api/v1/segments lists them", id);
+    return NULL;
 }
 
 void api_segments_list(service *svc, http_request *request, const char *param)

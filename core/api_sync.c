@@ -9,12 +9,48 @@
 
 #include "api.h"
 #include "connector.h"
+#include "segments.h"
 #include "service.h"
 #include "sync.h"
+/* sync_message_name() and sync_outcome: the log message names to accept. */
+#include "sync_internal.h"
 
 #define ERROR_SIZE 2048
 #define LOGS_DEFAULT_LIMIT 100
 #define LOGS_MAX_LIMIT 1000
+
+/* Append to error the next step for a batch target that names nothing:
+ * operators often send a user's external_id or a segment's name where the
+ * API takes an id, so look the value up that way. */
+static void explain_missing_target(service *svc, json_object *body, char *error,
+                                   size_t error_size)
+{
+    char hint[1024];
+    size_t used = strlen(error);
+
+    json_object_object_foreach(body, key, member) {
+        const char *value = json_object_get_string(member);
+
+        if (strcmp(key, "user_id") == 0 || strcmp(key, "account_id") == 0) {
+            api_describe_entity_claims(svc, key[0] == 'u' ? STORE_USERS : STORE_ACCOUNTS, key,
+                                       value, hint, sizeof(hint));
+        } else if (strcmp(key, "segment_id") == 0) {
+            const segment *named = segment_find_by_name(svc->segments, value, NULL);
+
+            if (named != NULL)
+                snprintf(hint, sizeof(hint),
+                         "segment_id takes a segment id, and segment \"%s\" has id %s",
+                         named->name, named->id);
+            else
+                snprintf(hint, sizeof(hint),
+                         "segment_id takes a segment id; GET /api/v1/segments lists them");
+        } else {
+            continue;
+        }
+        snprintf(error + used, error_size - used, "; %s", hint);
+        return;
+    }
+}
 
 void api_batches_create(service *svc, http_request *request, const char *id)
 {
@@ -30,6 +66,10 @@ void api_batches_create(service *svc, http_request *request, const char *id)
     if (body == NULL)
         return;
     status = sync_batch_create(svc->sync, c, body, &view, error, sizeof(error));
+    /* 404 comes only from a target id that names nothing, after the body
+     * was found to have exactly one target. */
+    if (status == 404 && view == NULL)
+        explain_missing_target(svc, body, error, sizeof(error));
     json_object_put(body);
     if (view == NULL) {
         http_respond_error(request, status, "%s", error);
@@ -113,6 +153,55 @@ static int64_t parse_since(const char *text)
     }
 }
 
+/* Whether name is a message that wharfd writes to connector logs. The
+ * names come from sync_message_name(), so the check follows what it writes. */
+static int is_log_message(const char *name)
+{
+    for (sync_outcome outcome = SYNC_START; outcome <= SYNC_ERROR; outcome++) {
+        if (strcmp(name, sync_message_name(STORE_USERS, outcome)) == 0 ||
+            strcmp(name, sync_message_name(STORE_ACCOUNTS, outcome)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void list_log_messages(char *list, size_t size)
+{
+    size_t used = 0;
+
+    list[0] = '\0';
+    for (int kind = 0; kind < 2; kind++) {
+        for (sync_outcome outcome = SYNC_START; outcome <= SYNC_ERROR; outcome++) {
+            const char *name =
+                sync_message_name(kind == 0 ? STORE_USERS : STORE_ACCOUNTS, outcome);
+            int written = snprintf(list + used, size - used, "%s%s", used > 0 ? ", " : "", name);
+
+            if (written < 0 || (size_t)written >= size - used)
+                return;
+            used += (size_t)written;
+        }
+    }
+}
+
+static int has_param(const char *name, void *user_data)
+{
+    return strcmp(name, user_data) == 0;
+}
+
+/* Read query parameter name into buffer. Returns 1 when given, 0 when
+ * absent, or -1 after responding with 400 when the value does not fit:
+ * such a value is never valid, and ignoring it would return every line. */
+static int read_param(http_request *request, const char *name, char *buffer, size_t size)
+{
+    if (http_request_query_param(request, name, buffer, size) != NULL)
+        return 1;
+    if (http_request_query_each_name(request, has_param, (void *)name) != 1)
+        return 0;
+    http_respond_error(request, 400, "%s is longer than %zu bytes, which no valid %s is",
+                       name, size - 1, name);
+    return -1;
+}
+
 void api_logs_read(service *svc, http_request *request, const char *id)
 {
     connector *c = api_find_connector(svc, request, id);
@@ -123,6 +212,7 @@ void api_logs_read(service *svc, http_request *request, const char *id)
     char since[64];
     char after[32];
     char limit_text[32];
+    int has_message, has_user, has_account, has_batch, has_since, has_after, has_limit;
     int64_t since_ms = 0;
     int64_t after_sequence = -1; /* not given */
     unsigned long limit = LOGS_DEFAULT_LIMIT;
@@ -132,7 +222,22 @@ void api_logs_read(service *svc, http_request *request, const char *id)
 
     if (c == NULL)
         return;
-    if (http_request_query_param(request, "since", since, sizeof(since)) != NULL) {
+    if ((has_message = read_param(request, "message", message, sizeof(message))) < 0 ||
+        (has_user = read_param(request, "user_id", user_id, sizeof(user_id))) < 0 ||
+        (has_account = read_param(request, "account_id", account_id, sizeof(account_id))) < 0 ||
+        (has_batch = read_param(request, "batch_id", batch_id, sizeof(batch_id))) < 0 ||
+        (has_since = read_param(request, "since", since, sizeof(since))) < 0 ||
+        (has_after = read_param(request, "after", after, sizeof(after))) < 0 ||
+        (has_limit = read_param(request, "limit", limit_text, sizeof(limit_text))) < 0)
+        return;
+
+    if (has_message && !is_log_message(message)) {
+        list_log_messages(error, sizeof(error));
+        http_respond_error(request, 400, "message \"%s\" is not a log message; use one of %s",
+                           message, error);
+        return;
+    }
+    if (has_since) {
         since_ms = parse_since(since);
         if (since_ms < 0) {
             http_respond_error(request, 400,
@@ -142,7 +247,7 @@ void api_logs_read(service *svc, http_request *request, const char *id)
             return;
         }
     }
-    if (http_request_query_param(request, "after", after, sizeof(after)) != NULL) {
+    if (has_after) {
         after_sequence = strtoll(after, &end, 10);
         if (*end != '\0' || after[0] == '\0' || after_sequence < 0) {
             http_respond_error(request, 400, "after must be a log line sequence number, got \"%s\"",
@@ -150,7 +255,7 @@ void api_logs_read(service *svc, http_request *request, const char *id)
             return;
         }
     }
-    if (http_request_query_param(request, "limit", limit_text, sizeof(limit_text)) != NULL) {
+    if (has_limit) {
         limit = strtoul(limit_text, &end, 10);
         if (*end != '\0' || limit_text[0] == '\0' || limit == 0 || limit > LOGS_MAX_LIMIT) {
             http_respond_error(request, 400, "limit must be an integer from 1 to %d, got \"%s\"",
@@ -159,12 +264,10 @@ void api_logs_read(service *svc, http_request *request, const char *id)
         }
     }
 
-    body = sync_logs_read(
-        svc->sync, c->id, http_request_query_param(request, "message", message, sizeof(message)),
-        http_request_query_param(request, "user_id", user_id, sizeof(user_id)),
-        http_request_query_param(request, "account_id", account_id, sizeof(account_id)),
-        http_request_query_param(request, "batch_id", batch_id, sizeof(batch_id)), since_ms,
-        after_sequence, (unsigned)limit, error, sizeof(error));
+    body = sync_logs_read(svc->sync, c->id, has_message ? message : NULL,
+                          has_user ? user_id : NULL, has_account ? account_id : NULL,
+                          has_batch ? batch_id : NULL, since_ms, after_sequence, (unsigned)limit,
+                          error, sizeof(error));
     if (body == NULL) {
         http_respond_error(request, 500, "%s", error);
         return;

@@ -178,6 +178,29 @@ static int read_fields(json_object *body, connector_fields *fields, char *error,
     return 0;
 }
 
+/* Write the error for a whitelist entry that is no segment id. An operator
+ * who wrote a segment's name gets that segment's id. */
+static void describe_missing_segment(connector_set *set, const char *field, const char *id,
+                                     segment_type type, char *error, size_t error_size)
+{
+    const segment *named = segment_find_by_name(set->service->segments, id, NULL);
+
+    if (named == NULL) {
+        snprintf(error, error_size,
+                 "\"%s\" names segment \"%.64s\", which does not exist; GET "
+                 "/api/v1/segments lists the segments",
+                 field, id);
+        return;
+    }
+    snprintf(error, error_size,
+             "\"%s\" names segment \"%.64s\", which does not exist; the setting takes segment "
+             "ids, and segment \"%s\" has id %s%s",
+             field, id, named->name, named->id,
+             named->type == type ? ""
+             : type == SEGMENT_USERS ? ", but it is a segment of accounts"
+                                     : ", but it is a segment of users");
+}
+
 /* Every id in a whitelist must name an existing segment of the right type. */
 static int check_whitelist(connector_set *set, json_object *list, segment_type type,
                            const char *field, char *error, size_t error_size)
@@ -192,10 +215,7 @@ static int check_whitelist(connector_set *set, json_object *list, segment_type t
             continue;
         s = segment_find(set->service->segments, id);
         if (s == NULL) {
-            snprintf(error, error_size,
-                     "\"%s\" names segment \"%.64s\", which does not exist; GET "
-                     "/api/v1/segments lists the segments",
-                     field, id);
+            describe_missing_segment(set, field, id, type, error, error_size);
             return -1;
         }
         if (s->type != type) {

@@ -319,6 +319,44 @@ static bool query_name_equals(const char *start, const char *end, const char *na
     return *name == '\0';
 }
 
+int http_request_query_each_name(const http_request *request,
+                                 int (*fn)(const char *name, void *user_data),
+                                 void *user_data)
+{
+    const char *query = http_request_query(request);
+    const char *end = query + strlen(query);
+    const char *pair = query;
+    /* A decoded name is never longer than the query it comes from. */
+    char *name = malloc((size_t)(end - query) + 1);
+    int rc = 0;
+
+    if (name == NULL)
+        return -ENOMEM;
+    while (pair < end && rc == 0) {
+        const char *pair_end = memchr(pair, '&', (size_t)(end - pair));
+        const char *equals;
+        const char *cursor = pair;
+        size_t length = 0;
+
+        if (pair_end == NULL)
+            pair_end = end;
+        equals = memchr(pair, '=', (size_t)(pair_end - pair));
+        if (equals == NULL)
+            equals = pair_end;
+
+        /* "a=1&&b=2" and a trailing '&' hold empty pairs, which name nothing. */
+        if (pair_end > pair) {
+            while (cursor < equals)
+                name[length++] = decode_query_byte(&cursor, equals);
+            name[length] = '\0';
+            rc = fn(name, user_data);
+        }
+        pair = pair_end + 1;
+    }
+    free(name);
+    return rc;
+}
+
 /* The first parameter with that name wins. "?flag" without '=' has the value
  * "". A value that does not fit in buffer (with its NUL) gives NULL, like an
  * absent parameter, because a cut value could pass for a valid one. */

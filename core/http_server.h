@@ -80,6 +80,14 @@ const char *http_request_query_param(const http_request *request,
                                      const char *name, char *buffer,
                                      size_t buffer_size);
 
+/* Call fn with the percent-decoded name of each query parameter, in order
+ * and repeats included, skipping empty pairs ("a=1&&b=2"). Stops at the
+ * first non-zero return of fn and returns it; 0 when every call returned
+ * 0, -ENOMEM when out of memory. */
+int http_request_query_each_name(const http_request *request,
+                                 int (*fn)(const char *name, void *user_data),
+                                 void *user_data);
+
 /* Add a header line to the response of request, such as WWW-Authenticate.
  * Returns 0, -ENOMEM, or -EINVAL without adding anything when name is not
  * a header name (an RFC 9110 token) or value contains CR or LF. */

@@ -89,6 +89,15 @@ segment *segment_find(segment_set *set, const char *id)
     return NULL;
 }
 
+segment *segment_find_by_name(segment_set *set, const char *name, const segment *except)
+{
+    for (segment *s = set->first; s != NULL; s = s->next) {
+        if (s != except && strcmp(s->name, name) == 0)
+            return s;
+    }
+    return NULL;
+}
+
 segment *segment_first(segment_set *set)
 {
     return set->first;
@@ -569,6 +578,22 @@ static int read_body(segment_set *set, json_object *body, segment_body *out, cha
     return 0;
 }
 
+/* Names are unique so that wharfctl and operators can select a segment by
+ * its name. Returns 0 when no segment but except has name, else -1 with error. */
+static int check_name_free(segment_set *set, const char *name, const segment *except,
+                           char *error, size_t error_size)
+{
+    const segment *other = segment_find_by_name(set, name, except);
+
+    if (other == NULL)
+        return 0;
+    snprintf(error, error_size,
+             "segment name \"%s\" is already used by segment %s; choose another name, or "
+             "update that segment with PUT /api/v1/segments/%s",
+             name, other->id, other->id);
+    return -1;
+}
+
 int segment_create(segment_set *set, json_object *body, segment **created, char *error,
                    size_t error_size)
 {
@@ -582,6 +607,10 @@ int segment_create(segment_set *set, json_object *body, segment **created, char 
     *created = NULL;
     if (read_body(set, body, &parsed, error, error_size) != 0)
         return 400;
+    if (check_name_free(set, parsed.name, NULL, error, error_size) != 0) {
+        segment_query_free(parsed.compiled);
+        return 409;
+    }
 
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -629,6 +658,13 @@ int segment_update(segment_set *set, segment *s, json_object *body, char *error,
                  "segment %s is a %s segment; its type cannot change, so create a new segment",
                  s->id, type_name(s->type));
         return 400;
+    }
+    /* Keeping its own name is always allowed, so that a segment loaded
+     * with a duplicate name can still change its query. */
+    if (strcmp(parsed.name, s->name) != 0 &&
+        check_name_free(set, parsed.name, s, error, error_size) != 0) {
+        segment_query_free(parsed.compiled);
+        return 409;
     }
 
     free(s->name);
@@ -734,6 +770,22 @@ static int restore_membership(const char *segment_id, const char *entity_id, voi
     return 0;
 }
 
+/* A store written before names were unique may hold several segments with
+ * one name. They all load, because dropping one would lose its memberships
+ * and whitelist entries. The warning names the segment to rename. */
+static void warn_duplicate_names(segment_set *set)
+{
+    for (segment *s = set->first; s != NULL; s = s->next) {
+        segment *first = segment_find_by_name(set, s->name, NULL);
+
+        if (first == s)
+            continue;
+        log_warn("segments %s and %s share the name \"%s\", so that name cannot select one "
+                 "of them; rename segment %s with PUT /api/v1/segments/%s",
+                 first->id, s->id, s->name, s->id, s->id);
+    }
+}
+
 int segment_set_restore(segment_set *set, char *error, size_t error_size)
 {
     store *st = set->service->store;
@@ -743,6 +795,7 @@ int segment_set_restore(segment_set *set, char *error, size_t error_size)
         snprintf(error, error_size, "cannot load segments: %s", store_error(st));
         return -1;
     }
+    warn_duplicate_names(set);
     return 0;
 }
 

@@ -51,16 +51,22 @@ typedef struct segment_set segment_set;
 
 segment_set *segment_set_create(struct service *service, struct entities *entities);
 
-/* Load stored segments and memberships. */
+/* Load stored segments and memberships. Segments that share a name (a
+ * store written before names were unique) all load, with a warning. */
 int segment_set_restore(segment_set *set, char *error, size_t error_size);
 
 /* Start re-evaluating time-relative segments every interval_ms. */
 int segment_set_start_timer(segment_set *set, unsigned interval_ms);
 
 segment *segment_find(segment_set *set, const char *id);
+/* The first segment named name (compared byte for byte, so case-sensitive)
+ * other than except, which may be NULL; NULL when there is none. */
+segment *segment_find_by_name(segment_set *set, const char *name, const segment *except);
 segment *segment_first(segment_set *set);
 
-/* API operations; return 0 or an HTTP status with a message in error. */
+/* API operations; return 0 or an HTTP status with a message in error.
+ * A create, or an update that changes the name, gets 409 when another
+ * segment has that name. */
 int segment_create(segment_set *set, struct json_object *body, segment **created, char *error,
                    size_t error_size);
 int segment_update(segment_set *set, segment *segment, struct json_object *body, char *error,
