@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "command.h"
 #include "interrupt.h"
 #include "json_fields.h"
+#include "log_filters.h"
 #include "log_line.h"
 #include "options.h"
 #include "resolve.h"
@@ -49,52 +49,67 @@ static int append_param(char *query, size_t size, const char *name, const char *
     return written < 0 || (size_t)written >= size - used ? -1 : 0;
 }
 
-/* Turn a --since of the form N followed by s, m, h or d ("30m", "2d") into
- * the ISO 8601 UTC time that long ago. Anything else goes to wharfd as
- * given, because wharfd checks the format and returns 400 for a bad one. */
-static const char *since_value(const char *since, char *buffer, size_t size)
+/* Check the filters that need no request: an empty value, an unknown
+ * --message, a malformed --since. Returns 0 with the --since time in
+ * since, or an exit code after printing a usage error. */
+static int check_filters(const command *self, const logs_options *options, char *since,
+                         size_t since_size)
 {
-    static const struct {
-        char unit;
-        long seconds;
-    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
-    char *end;
-    long amount;
-    time_t moment;
-    struct tm utc;
+    const char *names[] = {"--user", "--account", "--batch"};
+    const char *values[] = {options->user, options->account, options->batch};
 
-    if (since == NULL || since[0] < '0' || since[0] > '9')
-        return since;
-    amount = strtol(since, &end, 10);
-    if (end[0] == '\0' || end[1] != '\0' || amount < 0 || amount > 36500L * 86400)
-        return since;
-
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (end[0] != units[i].unit)
-            continue;
-        moment = time(NULL) - (time_t)(amount * units[i].seconds);
-        if (gmtime_r(&moment, &utc) == NULL)
-            return since;
-        strftime(buffer, size, "%Y-%m-%dT%H:%M:%SZ", &utc);
-        return buffer;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (values[i] != NULL && values[i][0] == '\0')
+            return options_usage_error(self, "%s needs a non-empty value", names[i]);
     }
-    return since;
+    if (options->message != NULL && !log_filters_message_known(options->message))
+        return options_usage_error(self, "invalid --message \"%s\": expected one of %s",
+                                   options->message, log_filters_message_names());
+
+    since[0] = '\0';
+    if (options->since != NULL && log_filters_since(options->since, since, since_size) != 0)
+        return options_usage_error(
+            self,
+            "invalid --since \"%s\": give an ISO 8601 UTC time such as 2026-12-04T20:00:00Z, "
+            "or an age such as 90s, 30m, 2h or 7d (at most %dd)",
+            options->since, LOG_FILTERS_MAX_AGE_DAYS);
+    return 0;
 }
 
-/* Build "?message=...&user_id=..." from the filters. Returns 0, or an exit
- * code after printing a usage error. */
-static int build_filters(const command *self, const logs_options *options, char *query,
-                         size_t size)
+/* Turn --user and --account into ids, as resolve_log_user and
+ * resolve_log_account do. Returns 0, or an exit code after an error. */
+static int resolve_entities(wharfctl *ctl, const logs_options *options,
+                            char user_id[RESOLVE_ID_SIZE], char account_id[RESOLVE_ID_SIZE])
 {
-    char since[32];
+    int rc;
 
+    user_id[0] = '\0';
+    account_id[0] = '\0';
+    if (options->user != NULL) {
+        rc = resolve_log_user(ctl, options->user, user_id, RESOLVE_ID_SIZE);
+        if (rc != 0)
+            return rc;
+    }
+    if (options->account != NULL) {
+        rc = resolve_log_account(ctl, options->account, account_id, RESOLVE_ID_SIZE);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Build "?message=...&user_id=..." from the filters; empty values are left
+ * out. Returns 0, or an exit code after printing a usage error. */
+static int build_query(const command *self, const logs_options *options, const char *user_id,
+                       const char *account_id, const char *since, char *query, size_t size)
+{
     query[0] = '\0';
     if (append_param(query, size, "message", options->message) != 0 ||
-        append_param(query, size, "user_id", options->user) != 0 ||
-        append_param(query, size, "account_id", options->account) != 0 ||
+        append_param(query, size, "user_id", user_id[0] != '\0' ? user_id : NULL) != 0 ||
+        append_param(query, size, "account_id", account_id[0] != '\0' ? account_id : NULL) !=
+            0 ||
         append_param(query, size, "batch_id", options->batch) != 0 ||
-        append_param(query, size, "since", since_value(options->since, since, sizeof(since))) !=
-            0)
+        append_param(query, size, "since", since[0] != '\0' ? since : NULL) != 0)
         return options_usage_error(self, "the filters are too long for one request");
     return 0;
 }
@@ -197,6 +212,9 @@ static int run_logs(wharfctl *ctl, const command *self, int argc, char **argv)
     };
     char *positionals[OPTIONS_MAX_POSITIONALS];
     char connector_id[RESOLVE_ID_SIZE];
+    char user_id[RESOLVE_ID_SIZE];
+    char account_id[RESOLVE_ID_SIZE];
+    char since[64];
     char path[512];
     char query[QUERY_SIZE];
     char limit[32] = "limit=100";
@@ -220,11 +238,15 @@ static int run_logs(wharfctl *ctl, const command *self, int argc, char **argv)
             return rc;
         snprintf(limit, sizeof(limit), "limit=%ld", limit_value);
     }
-    rc = build_filters(self, &options, query, sizeof(query));
+    rc = check_filters(self, &options, since, sizeof(since));
     if (rc != 0)
         return rc;
 
     rc = resolve_connector(ctl, positionals[0], connector_id, sizeof(connector_id));
+    if (rc == 0)
+        rc = resolve_entities(ctl, &options, user_id, account_id);
+    if (rc == 0)
+        rc = build_query(self, &options, user_id, account_id, since, query, sizeof(query));
     if (rc != 0)
         return rc;
     if (api_client_path(path, sizeof(path), "/api/v1/connectors/", connector_id, "/logs") != 0) {
@@ -268,16 +290,22 @@ const command command_logs = {
             "ENTITY_ID the user or account id; DATA the line's data as JSON (reason,\n"
             "status_code, attempt). A missing field prints as \"-\".\n"
             "\n"
-            "  --message M    only lines with this message, such as outgoing.user.success,\n"
-            "                 outgoing.user.skip or outgoing.account.error\n"
-            "  --user U       only lines about the user with id U\n"
-            "  --account A    only lines about the account with id A\n"
+            "  --message M    only lines with this message: outgoing.user.start, .success,\n"
+            "                 .skip, .retry or .error, or the same for outgoing.account\n"
+            "  --user U       only lines about user U: an id, external_id or email\n"
+            "  --account A    only lines about account A: an id, external_id or domain\n"
             "  --batch B      only lines of the manual batch with id B\n"
             "  --since TIME   only lines from TIME on: an ISO 8601 UTC time such as\n"
             "                 2026-12-04T20:00:00Z, or an age such as 90s, 30m, 2h, 7d\n"
+            "                 (at most 3650d)\n"
             "  --limit N      print at most the newest N lines, 1 to 1000 (default 100)\n"
             "  --follow       keep running and print new lines as they are written,\n"
             "                 checking every second, until Ctrl-C (which exits with 0)\n"
+            "\n"
+            "--user and --account look the value up as send does: an id first, then an\n"
+            "external_id, then an email or domain. A UUID that matches no user or\n"
+            "account is used as the id, so lines about one that was merged away can\n"
+            "still be read.\n"
             "\n"
             "With --json the API's response is printed as it came (newest line first);\n"
             "with --json --follow, each line is printed as one JSON object per line.\n",

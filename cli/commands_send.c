@@ -165,6 +165,8 @@ static int report_result(wharfctl *ctl, const json_object *view, const char *con
         return WHARFCTL_EXIT_OK;
     }
     wharfctl_error("batch %s %s: %s", id, state, error != NULL ? error : "no reason given");
+    if (json_integer_member(view, "failed") > 0)
+        wharfctl_error("see why with 'wharfctl logs %s --batch %s'", connector_id, id);
     return WHARFCTL_EXIT_FAILURE;
 }
 
@@ -257,9 +259,9 @@ const command command_send = {
             "sending, then the final state). A batch on a segment that is still\n"
             "computing waits until the segment is ready.\n"
             "\n"
-            "Exit code 0 when the batch is done (messages that failed inside a done\n"
-            "batch are reported on stderr with the command that lists them), 1 when it\n"
-            "failed or was rejected (its error is printed) or the API returned an error.\n"
+            "Exit code 0 when the batch is done, 1 when it failed or was rejected (its\n"
+            "error is printed) or the API returned an error. When messages failed,\n"
+            "stderr also shows the 'wharfctl logs' command that lists them.\n"
             "Ctrl-C stops waiting, leaves the batch running in wharfd and exits with 130.\n",
     .run = run_send,
 };

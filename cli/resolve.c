@@ -172,17 +172,50 @@ out:
     return count;
 }
 
-static int resolve_entity(wharfctl *ctl, const char *collection, const char *singular,
-                          const char *const *claims, const char *reference, char *id,
-                          size_t size)
+/* Returns 1 when text has the form of the ids wharfd assigns: a UUID,
+ * 8-4-4-4-12 hexadecimal digits. */
+static int looks_like_uuid(const char *text)
+{
+    static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    for (size_t i = 0; i < sizeof(pattern) - 1; i++) {
+        char c = text[i];
+
+        if (pattern[i] == '-' ? c != '-'
+                              : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                                  (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return text[sizeof(pattern) - 1] == '\0';
+}
+
+typedef struct entity_kind {
+    const char *collection;    /* "users" */
+    const char *singular;      /* "user" */
+    const char *const *claims; /* claims to look up, in order, NULL-terminated */
+} entity_kind;
+
+static const char *const user_claims[] = {"external_id", "email", NULL};
+static const char *const account_claims[] = {"external_id", "domain", NULL};
+static const entity_kind users = {"users", "user", user_claims};
+static const entity_kind accounts = {"accounts", "account", account_claims};
+
+/* Returned by find_entity when no entity matched; not an exit code. */
+#define ENTITY_NOT_FOUND (-1)
+
+/* Find the entity with id reference, else the one entity with a claim equal
+ * to it. Returns 0 with the id, ENTITY_NOT_FOUND without printing, or
+ * WHARFCTL_EXIT_FAILURE after printing an error. */
+static int find_entity(wharfctl *ctl, const entity_kind *kind, const char *reference, char *id,
+                       size_t size)
 {
     char prefix[64];
     char path[1024];
     api_response response;
 
-    snprintf(prefix, sizeof(prefix), "/api/v1/%s/", collection);
+    snprintf(prefix, sizeof(prefix), "/api/v1/%s/", kind->collection);
     if (api_client_path(path, sizeof(path), prefix, reference, "") != 0) {
-        wharfctl_error("%s \"%s\" is too long to look up", singular, reference);
+        wharfctl_error("%s \"%s\" is too long to look up", kind->singular, reference);
         return WHARFCTL_EXIT_FAILURE;
     }
 
@@ -199,8 +232,8 @@ static int resolve_entity(wharfctl *ctl, const char *collection, const char *sin
     }
     api_response_cleanup(&response);
 
-    for (size_t i = 0; claims[i] != NULL; i++) {
-        int count = lookup_claim(ctl, collection, claims[i], reference, id, size);
+    for (size_t i = 0; kind->claims[i] != NULL; i++) {
+        int count = lookup_claim(ctl, kind->collection, kind->claims[i], reference, id, size);
 
         if (count < 0)
             return WHARFCTL_EXIT_FAILURE;
@@ -208,26 +241,60 @@ static int resolve_entity(wharfctl *ctl, const char *collection, const char *sin
             return 0;
         if (count > 1) {
             wharfctl_error("%s \"%s\" is ambiguous: %d %ss have that %s; name one by its id",
-                           singular, reference, count, singular, claims[i]);
+                           kind->singular, reference, count, kind->singular,
+                           kind->claims[i]);
             return WHARFCTL_EXIT_FAILURE;
         }
     }
+    return ENTITY_NOT_FOUND;
+}
 
-    wharfctl_error("%s \"%s\" not found: no %s has that id, %s or %s", singular, reference,
-                   singular, claims[0], claims[1]);
+static int resolve_entity(wharfctl *ctl, const entity_kind *kind, const char *reference,
+                          char *id, size_t size)
+{
+    int rc = find_entity(ctl, kind, reference, id, size);
+
+    if (rc != ENTITY_NOT_FOUND)
+        return rc;
+    wharfctl_error("%s \"%s\" not found: no %s has that id, %s or %s", kind->singular,
+                   reference, kind->singular, kind->claims[0], kind->claims[1]);
+    return WHARFCTL_EXIT_FAILURE;
+}
+
+/* As resolve_entity, but a UUID that matches nothing is kept as the id, so
+ * that lines about an entity that was merged away can still be read. */
+static int resolve_log_filter(wharfctl *ctl, const entity_kind *kind, const char *reference,
+                              char *id, size_t size)
+{
+    int rc = find_entity(ctl, kind, reference, id, size);
+
+    if (rc != ENTITY_NOT_FOUND)
+        return rc;
+    if (looks_like_uuid(reference))
+        return copy_id(reference, id, size);
+    wharfctl_error("%s \"%s\" not found: no %s has that id, %s or %s; to read lines about "
+                   "a %s that was merged away, give its id",
+                   kind->singular, reference, kind->singular, kind->claims[0], kind->claims[1],
+                   kind->singular);
     return WHARFCTL_EXIT_FAILURE;
 }
 
 int resolve_user(wharfctl *ctl, const char *reference, char *id, size_t size)
 {
-    static const char *const claims[] = {"external_id", "email", NULL};
-
-    return resolve_entity(ctl, "users", "user", claims, reference, id, size);
+    return resolve_entity(ctl, &users, reference, id, size);
 }
 
 int resolve_account(wharfctl *ctl, const char *reference, char *id, size_t size)
 {
-    static const char *const claims[] = {"external_id", "domain", NULL};
+    return resolve_entity(ctl, &accounts, reference, id, size);
+}
 
-    return resolve_entity(ctl, "accounts", "account", claims, reference, id, size);
+int resolve_log_user(wharfctl *ctl, const char *reference, char *id, size_t size)
+{
+    return resolve_log_filter(ctl, &users, reference, id, size);
+}
+
+int resolve_log_account(wharfctl *ctl, const char *reference, char *id, size_t size)
+{
+    return resolve_log_filter(ctl, &accounts, reference, id, size);
 }

@@ -2,6 +2,9 @@
  * A minimal wharfd connector to copy and rename: it accepts every message
  * and logs how many it got. Replace send() with calls to your destination.
  *
+ * wharfd starts each line that a plugin logs with "connector ID (PLUGIN):",
+ * so the messages here name neither the plugin nor the connector.
+ *
  * Build it with `make` (pkg-config) or with CMake (find_package(WharfSDK)),
  * test it with `make check` or `ctest`, and copy template.so into wharfd's
  * plugins directory.
@@ -25,8 +28,8 @@ typedef struct template_connector {
 } template_connector;
 
 static const wharf_setting template_settings[] = {
-    {"label", WHARF_SETTING_STRING, 0, 0, "\"template\"",
-     "Word that starts every log line of this connector, 1 to 63 characters."},
+    {"label", WHARF_SETTING_STRING, 0, 0, "\"example\"",
+     "Name of the destination, shown in this connector's log lines; 1 to 63 bytes."},
     {"verbose", WHARF_SETTING_BOOLEAN, 0, 0, "false",
      "Log the id of every message received when true."},
 };
@@ -38,7 +41,7 @@ static int template_create(const wharf_host *host, wharf_connector *connector,
                            char *error, size_t error_size)
 {
     template_connector *self;
-    const char *label = "template";
+    const char *label = "example";
     int verbose = 0;
     int rc;
 
@@ -48,9 +51,15 @@ static int template_create(const wharf_host *host, wharf_connector *connector,
                                     WHARF_SETTING_STRING);
         return rc;
     }
-    if (label[0] == '\0' || strlen(label) > 63) {
+    if (label[0] == '\0') {
         snprintf(error, error_size,
-                 "setting \"label\" must be 1 to 63 characters long, got %zu; shorten it",
+                 "setting \"label\" is empty; give the destination's name (1 to 63 "
+                 "bytes), or leave the setting out to use \"example\"");
+        return -EINVAL;
+    }
+    if (strlen(label) > 63) {
+        snprintf(error, error_size,
+                 "setting \"label\" is %zu bytes long, more than 63; shorten it",
                  strlen(label));
         return -EINVAL;
     }
@@ -92,14 +101,15 @@ static void template_send(void *instance, wharf_batch *batch)
             struct json_object *id = NULL;
 
             json_object_object_get_ex(message, "message_id", &id);
-            host->log(self->connector, WHARF_LOG_INFO, "%s: message %s", self->label,
-                      id != NULL ? json_object_get_string(id) : "(no id)");
+            host->log(self->connector, WHARF_LOG_INFO, "accepted message %s for %s",
+                      id != NULL ? json_object_get_string(id) : "(no id)", self->label);
         }
 
         host->batch_set_result(batch, i, WHARF_RESULT_SUCCESS, 0, -1, NULL);
     }
 
-    host->log(self->connector, WHARF_LOG_INFO, "%s: got %zu messages", self->label, count);
+    host->log(self->connector, WHARF_LOG_INFO, "accepted %zu %s for %s", count,
+              count == 1 ? "message" : "messages", self->label);
     host->batch_complete(batch);
 }
 

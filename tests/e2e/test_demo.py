@@ -47,6 +47,13 @@ class DemoTest(unittest.TestCase):
         self.assertIsNotNone(sent_line, output)
         self.assertIsNotNone(skipped_line, output)
         self.assertIn("wharfd stopped", output)
+        self.assertIn("wharfd has stopped (DEMO_EXIT=1)", completed.stdout)
+
+        # Every value in the "where to look" block starts in the same column.
+        block = completed.stdout.split("== where to look\n", 1)[1].split("\n\n", 1)[0]
+        labels = [re.match(r"  [a-z][a-z ]*: +", line) for line in block.splitlines()]
+        self.assertGreaterEqual(len([label for label in labels if label]), 7, block)
+        self.assertEqual(len({label.end() for label in labels if label}), 1, block)
         self.assertNotIn("demo-token", output)
 
         match = re.search(r"batch \S+: done, total (\d+), sent (\d+), skipped 0, failed 0", output)

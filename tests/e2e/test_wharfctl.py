@@ -37,6 +37,10 @@ FOLLOW_LINE_SECONDS = 20
 SUMMARY_PATTERN = re.compile(
     r"^batch (\S+) (\w+): total (\d+), sent (\d+), skipped (\d+), failed (\d+)$", re.MULTILINE)
 
+# The message names of connector log lines, as wharfd writes them.
+LOG_MESSAGES = ["outgoing.%s.%s" % (entity, outcome) for entity in ("user", "account")
+                for outcome in ("start", "success", "skip", "retry", "error")]
+
 PRO_USERS = [("pro-%d" % number, "pro%d@example.com" % number) for number in range(1, 8)]
 FREE_USERS = [("free-%d" % number, "free%d@example.com" % number) for number in range(1, 4)]
 
@@ -275,6 +279,45 @@ class HelpAndUsageTest(unittest.TestCase):
                 self.assertIn(expected, stderr)
                 self.assertIn("Usage: wharfctl", stderr)
                 self.assertEqual(stdout, "")
+
+    def test_logs_bad_message_lists_valid_names(self):
+        url = "http://127.0.0.1:%d" % closed_port()
+        for message in ("outgoing.user.skipped", "OUTGOING.USER.SKIP", ""):
+            with self.subTest(message=message):
+                code, stdout, stderr = run_wharfctl(["--url", url, "logs", "hook",
+                                                     "--message", message])
+                self.assertEqual(code, 2, "stdout %r stderr %r" % (stdout, stderr))
+                self.assertEqual(stdout, "")
+                self.assertIn('invalid --message "%s": expected one of' % message, stderr)
+                for name in LOG_MESSAGES:
+                    self.assertIn(name, stderr)
+                self.assertIn("Usage: wharfctl logs", stderr)
+
+    def test_logs_bad_since_shows_both_forms(self):
+        url = "http://127.0.0.1:%d" % closed_port()
+        cases = ["yesterday", "30", "5w", "30M", "-5m", "+5m", " 5m", "5m ", "1.5h", "",
+                 "3651d", "87601h", "99999999999999999999s", "2026-02-30T00:00:00Z",
+                 "2026-12-04 20:00:00Z", "2026-12-04T20:00:00+01:00", "2026-12-04T24:00:00Z",
+                 "2026-12-04T20:00Z", "26-12-04T20:00:00Z", "2026-12-04T20:00:00.Z",
+                 "1969-12-31T23:59:59Z", "2026-12-04T20:00:00ZZ"]
+        for since in cases:
+            with self.subTest(since=since):
+                code, stdout, stderr = run_wharfctl(["--url", url, "logs", "hook",
+                                                     "--since", since])
+                self.assertEqual(code, 2, "stdout %r stderr %r" % (stdout, stderr))
+                self.assertEqual(stdout, "")
+                self.assertIn('invalid --since "%s"' % since, stderr)
+                self.assertIn("2026-12-04T20:00:00Z", stderr)
+                self.assertIn("30m", stderr)
+                self.assertIn("Usage: wharfctl logs", stderr)
+
+    def test_logs_empty_entity_filters_are_usage_errors(self):
+        url = "http://127.0.0.1:%d" % closed_port()
+        for option in ("--user", "--account", "--batch"):
+            with self.subTest(option=option):
+                code, stdout, stderr = run_wharfctl(["--url", url, "logs", "hook", option, ""])
+                self.assertEqual(code, 2, "stdout %r stderr %r" % (stdout, stderr))
+                self.assertIn("%s needs a non-empty value" % option, stderr)
 
     def test_url_must_be_http(self):
         code, _, stderr = run_wharfctl(["--url", "ftp://127.0.0.1:1", "plugins"])
@@ -535,6 +578,8 @@ class SendTest(WharfctlTestCase):
         self.assertEqual((summary["state"], summary["sent"], summary["failed"]),
                          ("failed", 0, len(PRO_USERS)))
         self.assertIn("wharfctl: batch %s failed: every message failed" % summary["id"], stderr)
+        self.assertIn("see why with 'wharfctl logs %s --batch %s'"
+                      % (batch_connector(self, summary), summary["id"]), stderr)
 
     def test_done_with_failures_exits_0_with_hint(self):
         self.create_pro_segment()
@@ -635,15 +680,20 @@ class SendTest(WharfctlTestCase):
 
     def test_names_unknown_and_ambiguous(self):
         self.create_pro_segment()
+        # Segment names are unique, so the ambiguous name is a connector's.
         data_client.ready_segment(self, self.service, "twice", "users", {"all": []})
-        data_client.ready_segment(self, self.service, "twice", "users", {"all": []})
+        status, body = self.service.post("/api/v1/segments", {
+            "name": "twice", "type": "users", "query": {"all": []}})
+        self.assertEqual(status, 409, body)
         self.create_webhook()
+        self.create_webhook(name="twin")
+        self.create_webhook(name="twin")
 
         cases = [
             (["--segment", "nope", "--to", "hook"],
              'segment "nope" not found: no segment has that id or name'),
-            (["--segment", "twice", "--to", "hook"],
-             'segment name "twice" is ambiguous: 2 segments have it'),
+            (["--segment", "pros", "--to", "twin"],
+             'connector name "twin" is ambiguous: 2 connectors have it'),
             (["--segment", "pros", "--to", "nowhere"],
              'connector "nowhere" not found'),
             (["--user", "nobody@example.com", "--to", "hook"],
@@ -685,12 +735,15 @@ class ErrorsTest(WharfctlTestCase):
         self.assertEqual(stdout, "")
         self.assertEqual(stderr, 'wharfctl: HTTP 404: batch "no-such-batch" not found\n')
 
-    def test_api_400_shown_as_given(self):
+    def test_malformed_since_is_usage_error(self):
         self.create_webhook()
-        code, _, stderr = self.wharfctl("logs", "hook", "--since", "yesterday")
-        self.assertEqual(code, 1)
-        self.assertEqual(stderr, "wharfctl: HTTP 400: since must be an ISO 8601 UTC time such "
-                                 "as 2026-12-04T20:00:00Z, got \"yesterday\"\n")
+        code, stdout, stderr = self.wharfctl("logs", "hook", "--since", "yesterday")
+        self.assertEqual(code, 2, stderr)
+        self.assertEqual(stdout, "")
+        self.assertTrue(stderr.startswith(
+            'wharfctl: invalid --since "yesterday": give an ISO 8601 UTC time such as '
+            '2026-12-04T20:00:00Z, or an age such as 90s, 30m, 2h or 7d (at most 3650d)\n'), stderr)
+        self.assertNotIn("HTTP 400", stderr)
 
 
 class LogsTest(WharfctlTestCase):
@@ -743,6 +796,97 @@ class LogsTest(WharfctlTestCase):
             % batch_connector(self, batch))
         self.assertEqual(status, 200)
         self.assertEqual(body, expected)
+
+    def test_logs_user_by_external_id_or_email(self):
+        _, pro_ids = self.create_pro_segment()
+        self.create_webhook()
+        batch = self.send_segment()
+
+        by_id = self.wharfctl_ok("logs", "hook", "--user", pro_ids["pro-2"], "--batch",
+                                 batch["id"])
+        self.assertEqual([parse_log_line(line)["message"] for line in by_id.splitlines()],
+                         ["outgoing.user.start", "outgoing.user.success"])
+        for reference in ("pro-2", "pro2@example.com"):
+            with self.subTest(reference=reference):
+                stdout = self.wharfctl_ok("logs", "hook", "--user", reference, "--batch",
+                                          batch["id"])
+                self.assertEqual(stdout, by_id)
+
+    def test_logs_account_by_external_id_or_domain(self):
+        status, account = self.service.post("/api/v1/accounts", {
+            "claims": {"external_id": "acme", "domain": "acme.example.com"}})
+        self.assertEqual(status, 200, account)
+        self.create_webhook()
+        self.wharfctl_ok("send", "--account", "acme", "--to", "hook")
+
+        by_id = self.wharfctl_ok("logs", "hook", "--account", account["id"], "--message",
+                                 "outgoing.account.success")
+        lines = [parse_log_line(line) for line in by_id.splitlines()]
+        self.assertEqual([(line["identity"], line["entity_id"]) for line in lines],
+                         [("acme", account["id"])])
+        for reference in ("acme", "acme.example.com"):
+            with self.subTest(reference=reference):
+                stdout = self.wharfctl_ok("logs", "hook", "--account", reference, "--message",
+                                          "outgoing.account.success")
+                self.assertEqual(stdout, by_id)
+
+    def test_logs_unknown_user_or_account_not_found(self):
+        self.create_pro_segment()
+        self.create_webhook()
+        self.send_segment()
+        cases = [
+            (["--user", "nobody@example.com"],
+             'user "nobody@example.com" not found: no user has that id, external_id or email'),
+            (["--user", "pro-99"], 'user "pro-99" not found'),
+            (["--account", "nowhere.example.com"],
+             'account "nowhere.example.com" not found: no account has that id, external_id '
+             'or domain'),
+        ]
+        for args, expected in cases:
+            with self.subTest(args=args):
+                code, stdout, stderr = self.wharfctl("logs", "hook", *args)
+                self.assertEqual(code, 1, "stdout %r stderr %r" % (stdout, stderr))
+                self.assertEqual(stdout, "")
+                self.assertIn(expected, stderr)
+                self.assertIn("give its id", stderr)
+
+    def test_logs_unknown_id_kept_as_filter(self):
+        _, pro_ids = self.create_pro_segment()
+        self.create_webhook()
+        self.send_segment()
+        # An id that no user has, such as that of a user merged away, still
+        # filters: it matches no line here, and is not an error.
+        missing = "00000000-0000-4000-8000-000000000000"
+        self.assertNotIn(missing, pro_ids.values())
+        for option in ("--user", "--account"):
+            with self.subTest(option=option):
+                code, stdout, stderr = self.wharfctl("logs", "hook", option, missing)
+                self.assertEqual((code, stdout, stderr), (0, "", ""))
+
+    def test_logs_user_with_uuid_external_id(self):
+        external_id = "5f0c6d1e-8a43-4b8e-9a51-2d7e3f6a9b10"
+        ids = self.create_users([(external_id, "uuid@example.com")], "pro")
+        self.create_webhook()
+        self.wharfctl_ok("send", "--user", external_id, "--to", "hook")
+
+        stdout = self.wharfctl_ok("logs", "hook", "--user", external_id, "--message",
+                                  "outgoing.user.success")
+        lines = [parse_log_line(line) for line in stdout.splitlines()]
+        self.assertEqual(len(lines), 1, stdout)
+        self.assertEqual(lines[0]["entity_id"], ids[external_id])
+
+    def test_logs_since_forms_accepted(self):
+        self.create_pro_segment()
+        self.create_webhook()
+        self.send_segment()
+        for since in ("2000-01-01T00:00:00Z", "2000-01-01T00:00:00.250Z",
+                      "2000-01-01T00:00:00", "3650d", "1h"):
+            with self.subTest(since=since):
+                stdout = self.wharfctl_ok("logs", "hook", "--message",
+                                          "outgoing.user.success", "--since", since)
+                self.assertEqual(len(stdout.splitlines()), len(PRO_USERS), stdout)
+        stdout = self.wharfctl_ok("logs", "hook", "--since", "2999-12-31T23:59:59.999Z")
+        self.assertEqual(stdout, "")
 
     def test_follow_prints_new_lines_until_sigint(self):
         _, pro_ids = self.create_pro_segment()

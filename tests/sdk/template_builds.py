@@ -253,7 +253,7 @@ def check_template_in_wharfd(binary, work, template_plugin, prefix, libdir):
         if results != ["success"]:
             fail("the template's test send gave results %s" % outcome["results"])
         wharfd.wait_for("the template's log line",
-                        lambda: "installed: got 1 messages" in wharfd.log())
+                        lambda: "(template): accepted 1 message for installed" in wharfd.log())
 
         # Deploy as docs/connector-guide.md describes: copy under a name that
         # is not *.so, then rename into place in the same directory.

@@ -113,7 +113,8 @@ const wharf_harness_result *wharf_harness_result_at(const wharf_harness *harness
 const char *wharf_harness_violations(const wharf_harness *harness);
 
 /* Lines the plugin logged through host->log since create, such as
- * "INFO template: sent 3 messages". They are also written to stderr. */
+ * "INFO template: accepted 3 messages for example". They are also written
+ * to stderr. */
 size_t wharf_harness_log_count(const wharf_harness *harness);
 const char *wharf_harness_log_line(const wharf_harness *harness, size_t index);
 
