@@ -319,6 +319,19 @@ static bool query_name_equals(const char *start, const char *end, const char *na
     return *name == '\0';
 }
 
+/* Find the end of the query pair that starts at pair (the next '&', or end)
+ * and its '=' (or that end when it has none). */
+static void split_pair(const char *pair, const char *end, const char **pair_end,
+                       const char **equals)
+{
+    *pair_end = memchr(pair, '&', (size_t)(end - pair));
+    if (*pair_end == NULL)
+        *pair_end = end;
+    *equals = memchr(pair, '=', (size_t)(*pair_end - pair));
+    if (*equals == NULL)
+        *equals = *pair_end;
+}
+
 int http_request_query_each_name(const http_request *request,
                                  int (*fn)(const char *name, void *user_data),
                                  void *user_data)
@@ -333,16 +346,12 @@ int http_request_query_each_name(const http_request *request,
     if (name == NULL)
         return -ENOMEM;
     while (pair < end && rc == 0) {
-        const char *pair_end = memchr(pair, '&', (size_t)(end - pair));
+        const char *pair_end;
         const char *equals;
         const char *cursor = pair;
         size_t length = 0;
 
-        if (pair_end == NULL)
-            pair_end = end;
-        equals = memchr(pair, '=', (size_t)(pair_end - pair));
-        if (equals == NULL)
-            equals = pair_end;
+        split_pair(pair, end, &pair_end, &equals);
 
         /* "a=1&&b=2" and a trailing '&' hold empty pairs, which name nothing. */
         if (pair_end > pair) {
@@ -369,16 +378,12 @@ const char *http_request_query_param(const http_request *request,
     const char *pair = query;
 
     while (pair < end) {
-        const char *pair_end = memchr(pair, '&', (size_t)(end - pair));
+        const char *pair_end;
         const char *equals;
         const char *cursor;
         size_t length = 0;
 
-        if (pair_end == NULL)
-            pair_end = end;
-        equals = memchr(pair, '=', (size_t)(pair_end - pair));
-        if (equals == NULL)
-            equals = pair_end;
+        split_pair(pair, end, &pair_end, &equals);
 
         if (equals > pair && query_name_equals(pair, equals, name)) {
             cursor = equals < pair_end ? equals + 1 : pair_end;
