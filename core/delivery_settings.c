@@ -14,6 +14,8 @@
 #define MAX_ATTEMPTS_LIMIT 1000
 #define MAX_AGE_LIMIT_SECONDS (30 * 24 * 3600)
 #define MAX_RATE_LIMIT 100000.0
+#define DEFAULT_PAUSE_AFTER_FAILURES 5
+#define MAX_PAUSE_AFTER_FAILURES 1000
 
 void delivery_settings_default(delivery_settings *settings)
 {
@@ -23,6 +25,7 @@ void delivery_settings_default(delivery_settings *settings)
     settings->max_age_seconds = DEFAULT_MAX_AGE_SECONDS;
     settings->rate_limit = 0;
     settings->coalesce = 0;
+    settings->pause_after_failures = DEFAULT_PAUSE_AFTER_FAILURES;
 }
 
 static int read_integer(json_object *object, const char *key, int64_t min, int64_t max,
@@ -48,7 +51,8 @@ int delivery_settings_parse(const json_object *object, delivery_settings *settin
 {
     static const char *const known[] = {"retry_base_ms",   "retry_cap_ms",
                                         "max_attempts",    "max_age_seconds",
-                                        "rate_limit",      "coalesce"};
+                                        "rate_limit",      "coalesce",
+                                        "pause_after_failures"};
     json_object *input = (json_object *)object;
     json_object *value;
 
@@ -58,7 +62,8 @@ int delivery_settings_parse(const json_object *object, delivery_settings *settin
     if (!json_object_is_type(input, json_type_object)) {
         snprintf(error, error_size,
                  "\"delivery\" must be an object with retry_base_ms, retry_cap_ms, "
-                 "max_attempts, max_age_seconds, rate_limit and coalesce");
+                 "max_attempts, max_age_seconds, rate_limit, coalesce and "
+                 "pause_after_failures");
         return -1;
     }
     json_object_object_foreach(input, key, member) {
@@ -72,7 +77,8 @@ int delivery_settings_parse(const json_object *object, delivery_settings *settin
         if (i == sizeof(known) / sizeof(known[0])) {
             snprintf(error, error_size,
                      "unknown field \"delivery.%.64s\"; delivery has retry_base_ms, "
-                     "retry_cap_ms, max_attempts, max_age_seconds, rate_limit and coalesce",
+                     "retry_cap_ms, max_attempts, max_age_seconds, rate_limit, coalesce "
+                     "and pause_after_failures",
                      key);
             return -1;
         }
@@ -84,7 +90,9 @@ int delivery_settings_parse(const json_object *object, delivery_settings *settin
         read_integer(input, "max_attempts", 1, MAX_ATTEMPTS_LIMIT, &settings->max_attempts,
                      error, error_size) != 0 ||
         read_integer(input, "max_age_seconds", 1, MAX_AGE_LIMIT_SECONDS,
-                     &settings->max_age_seconds, error, error_size) != 0)
+                     &settings->max_age_seconds, error, error_size) != 0 ||
+        read_integer(input, "pause_after_failures", 0, MAX_PAUSE_AFTER_FAILURES,
+                     &settings->pause_after_failures, error, error_size) != 0)
         return -1;
     if (settings->retry_cap_ms < settings->retry_base_ms) {
         snprintf(error, error_size,
@@ -135,5 +143,7 @@ json_object *delivery_settings_to_json(const delivery_settings *settings)
         json_object_object_add(object, "rate_limit",
                                json_object_new_double(settings->rate_limit));
     json_object_object_add(object, "coalesce", json_object_new_boolean(settings->coalesce));
+    json_object_object_add(object, "pause_after_failures",
+                           json_object_new_int64(settings->pause_after_failures));
     return object;
 }

@@ -1,7 +1,8 @@
 /*
  * A connector's delivery settings: how failed messages are retried, when
- * they become dead letters, how fast requests may go out, and whether a
- * queued message may be replaced by a newer one for the same entity. The
+ * they become dead letters, how fast requests may go out, whether a
+ * queued message may be replaced by a newer one for the same entity, and
+ * when a failing destination makes the connector pause. The
  * API and the store carry them as the connector's "delivery" object.
  */
 #ifndef WHARF_CORE_DELIVERY_SETTINGS_H
@@ -19,6 +20,9 @@ typedef struct delivery_settings {
     uint32_t max_age_seconds;   /* age after which a failing message is a dead letter */
     double rate_limit;          /* requests per second; 0 for no limit */
     int coalesce;               /* replace a queued message by a newer one */
+    /* Requests in a row in which every message asked for a retry before
+     * the connector pauses its sends; 0 never pauses. */
+    uint32_t pause_after_failures;
 } delivery_settings;
 
 void delivery_settings_default(delivery_settings *settings);

@@ -121,6 +121,15 @@ typedef struct sync_queue {
     int64_t wake_at_ms;
     double tokens; /* rate limit bucket */
     int64_t tokens_at_ms;
+    /* State of pausing a failing destination (delivery.pause_after_failures).
+     * failed_requests counts requests (plugin batches) in a row in which
+     * every message asked for a retry, and pauses the pauses in a row, each
+     * twice as long. probing is set while the one request that ends a
+     * pause is out. */
+    unsigned failed_requests;
+    unsigned pauses;
+    int64_t paused_until_ms;
+    int probing;
     sync_counters counters;
     struct sync_queue *next;
 } sync_queue;

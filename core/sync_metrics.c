@@ -66,6 +66,7 @@ typedef struct queue_view {
     int64_t queued;
     int64_t dead;
     size_t in_flight;
+    int paused;
     const sync_counters *counters;
 } queue_view;
 
@@ -93,6 +94,7 @@ char *sync_metrics_text(sync_engine *engine)
         view->id = c->id;
         view->counters = q != NULL ? &q->counters : &none;
         view->in_flight = q != NULL ? q->in_flight_messages : 0;
+        view->paused = q != NULL && q->pauses > 0;
         /* Rows of messages in flight are still in the store. */
         view->queued = q != NULL ? q->stored_queued : 0;
         view->dead = q != NULL ? q->stored_dead : 0;
@@ -119,6 +121,12 @@ char *sync_metrics_text(sync_engine *engine)
     for (size_t i = 0; i < count; i++)
         appendf(&text, "wharf_delivery_in_flight{connector=\"%s\"} %zu\n", views[i].id,
                 views[i].in_flight);
+    family(&text, "wharf_delivery_paused", "gauge",
+           "1 while the connector pauses its sends because its destination keeps failing "
+           "(delivery.pause_after_failures), else 0.");
+    for (size_t i = 0; i < count; i++)
+        appendf(&text, "wharf_delivery_paused{connector=\"%s\"} %d\n", views[i].id,
+                views[i].paused);
     family(&text, "wharf_delivery_dead_letters", "gauge", "Messages kept as dead letters.");
     for (size_t i = 0; i < count; i++)
         appendf(&text, "wharf_delivery_dead_letters{connector=\"%s\"} %lld\n", views[i].id,

@@ -664,6 +664,55 @@ static void handle_result(sync_engine *engine, sync_queue *q, const connector *c
     sync_outgoing_free(engine, item);
 }
 
+/* Pause a connector whose destination keeps failing, so that its queued
+ * messages wait together instead of each retrying against a destination
+ * that is down. A request in which every message asked for a retry counts
+ * as failed. pause_after_failures of them in a row pause all sends, for
+ * retry_base_ms doubled with each pause in a row up to retry_cap_ms.
+ * Then one request probes the destination: any other outcome ends the
+ * pause, and another failure starts a longer one. */
+static void note_request_outcome(sync_queue *q, const connector *c, wharf_batch *batch,
+                                 size_t count)
+{
+    const delivery_settings *settings = &c->delivery;
+    const batch_result *last = NULL;
+    int64_t pause_ms;
+
+    q->probing = 0;
+    for (size_t i = 0; i < count; i++) {
+        const batch_result *result = batch_result_at(batch, i);
+
+        if (result->kind != WHARF_RESULT_RETRY) {
+            if (q->pauses > 0)
+                log_info("connector %s: the destination responded again, so sends resume",
+                         q->connector_id);
+            q->failed_requests = 0;
+            q->pauses = 0;
+            q->paused_until_ms = 0;
+            return;
+        }
+        last = result;
+    }
+    /* Requests sent before the pause began do not lengthen it. */
+    if (last == NULL || q->paused_until_ms > sync_now_ms())
+        return;
+    if (settings->pause_after_failures == 0 ||
+        ++q->failed_requests < settings->pause_after_failures)
+        return;
+
+    pause_ms = settings->retry_base_ms;
+    for (unsigned i = 0; i < q->pauses && pause_ms < settings->retry_cap_ms; i++)
+        pause_ms *= 2;
+    if (pause_ms > settings->retry_cap_ms)
+        pause_ms = settings->retry_cap_ms;
+    q->pauses++;
+    q->paused_until_ms = sync_now_ms() + pause_ms;
+    log_warn("connector %s: %u batches in a row failed (last: %s), so sends pause for %lld ms "
+             "(delivery.pause_after_failures); queued messages wait",
+             q->connector_id, q->failed_requests,
+             last->reason != NULL ? last->reason : "retry", (long long)pause_ms);
+}
+
 static void on_batch_done(wharf_batch *batch, void *user_data)
 {
     flight *f = user_data;
@@ -675,6 +724,8 @@ static void on_batch_done(wharf_batch *batch, void *user_data)
 
     if (q != NULL)
         record_latency(q, f->started_ns);
+    if (q != NULL && c != NULL && !engine->stopping)
+        note_request_outcome(q, c, batch, f->count);
     for (size_t i = 0; i < f->count; i++) {
         if (q != NULL)
             handle_result(engine, q, c, f->items[i], batch_result_at(batch, i));
@@ -880,8 +931,19 @@ void sync_pump(sync_engine *engine, sync_queue *q)
     if (c->instance == NULL)
         return;
 
+    /* A paused connector sends nothing until the pause ends, and then one
+     * request at a time until one of them gets through. */
+    if (q->paused_until_ms > 0) {
+        if (q->paused_until_ms > sync_now_ms()) {
+            wake_at(q, q->paused_until_ms);
+            return;
+        }
+        if (q->probing || q->in_flight > 0)
+            return;
+    }
+
     engine->pumping = 1;
-    while (q->in_flight < c->max_connections) {
+    while (q->in_flight < c->max_connections && !q->probing) {
         size_t size = batch_size_of(c);
         int64_t now = sync_now_ms();
         int64_t next_due = 0;
@@ -922,6 +984,8 @@ void sync_pump(sync_engine *engine, sync_queue *q)
         }
         if (next_due > 0)
             wake_at(q, next_due);
+        if (q->paused_until_ms > 0)
+            q->probing = 1;
         send_request(engine, q, c, items, n);
     }
     engine->pumping = 0;

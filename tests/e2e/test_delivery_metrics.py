@@ -9,7 +9,7 @@ from sync_client import DeliveryTestCase
 
 FAST_RETRIES = {"retry_base_ms": 50, "retry_cap_ms": 100, "max_attempts": 3}
 GAUGES = ("wharf_delivery_queue_depth", "wharf_delivery_in_flight",
-          "wharf_delivery_dead_letters")
+          "wharf_delivery_dead_letters", "wharf_delivery_paused")
 COUNTERS = ("wharf_delivery_sent_total", "wharf_delivery_skipped_total",
             "wharf_delivery_failed_total", "wharf_delivery_retries_total",
             "wharf_delivery_dead_lettered_total")
@@ -83,6 +83,7 @@ class MetricsTest(DeliveryTestCase):
             "wharf_delivery_queue_depth": 0,
             "wharf_delivery_in_flight": 0,
             "wharf_delivery_dead_letters": 1,
+            "wharf_delivery_paused": 0,
             "wharf_delivery_sent_total": 4,
             "wharf_delivery_skipped_total": 1,
             "wharf_delivery_failed_total": 1,
@@ -118,6 +119,7 @@ class MetricsTest(DeliveryTestCase):
             "wharf_delivery_queue_depth": 0,
             "wharf_delivery_in_flight": 0,
             "wharf_delivery_dead_letters": 0,
+            "wharf_delivery_paused": 0,
             "wharf_delivery_sent_total": len(names) + 1,
             "wharf_delivery_skipped_total": 0,
             "wharf_delivery_failed_total": 0,

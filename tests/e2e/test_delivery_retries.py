@@ -23,7 +23,8 @@ class RetryTest(DeliveryTestCase):
         # Defaults filled in, whole numbers written as integers.
         self.assertEqual(hook["delivery"], {
             "retry_base_ms": 100, "retry_cap_ms": 300, "max_attempts": 5,
-            "max_age_seconds": 86400, "rate_limit": 0, "coalesce": False})
+            "max_age_seconds": 86400, "rate_limit": 0, "coalesce": False,
+            "pause_after_failures": 5})
         self.assertIsInstance(hook["delivery"]["rate_limit"], int)
         paced = self.create_webhook(name="paced", user_segments=["ALL"],
                                     delivery={"rate_limit": 2.5})
