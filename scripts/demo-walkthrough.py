@@ -42,6 +42,8 @@ def wait_until(check, what, seconds=60):
 
 def main():
     api, key, destination = sys.argv[1], sys.argv[2], sys.argv[3]
+    # The build that the demo runs, for the wharfctl command it prints.
+    build = sys.argv[4] if len(sys.argv) > 4 else "build"
     auth = {"Authorization": "Basic " + base64.b64encode((key + ":").encode()).decode()}
 
     print("\n== segments (computed over the demo users on wharfd's thread pool)")
@@ -103,7 +105,7 @@ def main():
 
     print("\n== where to look")
     print("  connector log:  curl -s '%s/api/v1/connectors/%s/logs?limit=20'" % (api, connector["id"]))
-    print("                  or: build/wharfctl --url %s logs %s" % (api, connector["id"]))
+    print("                  or: %s/wharfctl --url %s logs %s" % (build, api, connector["id"]))
     print("  why skipped:    curl -s '%s/api/v1/connectors/%s/logs?message=outgoing.user.skip'"
           % (api, connector["id"]))
     print("  the batch:      curl -s %s/api/v1/batches/%s" % (api, done["id"]))
