@@ -13,7 +13,7 @@
 /* The maximum length of a route's query list, and the maximum bytes of an
  * unknown parameter's name that an error message shows. */
 #define QUERY_PARAMETERS_MAX 16
-#define QUERY_NAME_SHOWN 64
+#define QUERY_NAME_DISPLAYED 64
 
 typedef struct route {
     const char *method;
@@ -157,21 +157,21 @@ typedef struct query_check {
     const char *const *accepted;
     bool seen[QUERY_PARAMETERS_MAX];
     bool repeated; /* else the parameter is unknown */
-    char name[QUERY_NAME_SHOWN + 1];
+    char name[QUERY_NAME_DISPLAYED + 1];
 } query_check;
 
-/* Copy name for an error message: at most QUERY_NAME_SHOWN bytes, with
+/* Copy name for an error message: at most QUERY_NAME_DISPLAYED bytes, with
  * anything but printable ASCII shown as '?' so that the JSON stays valid. */
-static void copy_shown_name(char *shown, const char *name)
+static void copy_display_name(char *display, const char *name)
 {
     size_t length = 0;
 
-    while (name[length] != '\0' && length < QUERY_NAME_SHOWN) {
+    while (name[length] != '\0' && length < QUERY_NAME_DISPLAYED) {
         unsigned char byte = (unsigned char)name[length];
-        shown[length] = byte >= 0x20 && byte < 0x7f ? (char)byte : '?';
+        display[length] = byte >= 0x20 && byte < 0x7f ? (char)byte : '?';
         length++;
     }
-    shown[length] = '\0';
+    display[length] = '\0';
 }
 
 static int check_query_name(const char *name, void *user_data)
@@ -185,14 +185,14 @@ static int check_query_name(const char *name, void *user_data)
             continue;
         if (check->seen[i]) {
             check->repeated = true;
-            copy_shown_name(check->name, name);
+            copy_display_name(check->name, name);
             return 1;
         }
         check->seen[i] = true;
         return 0;
     }
     check->repeated = false;
-    copy_shown_name(check->name, name);
+    copy_display_name(check->name, name);
     return 1;
 }
 
@@ -295,6 +295,17 @@ connector *api_find_connector(service *svc, http_request *request, const char *i
         http_respond_error(request, 404,
                            "connector \"%s\" not found; GET /api/v1/connectors lists them", id);
     return NULL;
+}
+
+int api_query_value(http_request *request, const char *name, char *buffer, size_t size)
+{
+    int rc = http_request_query_value(request, name, buffer, size);
+
+    if (rc >= 0)
+        return rc;
+    http_respond_error(request, 400, "%s is longer than %zu bytes, which no valid %s is", name,
+                       size - 1, name);
+    return -1;
 }
 
 json_object *api_read_json_body(http_request *request)

@@ -26,6 +26,11 @@ void api_describe_entity_claims(struct service *service, store_entity_kind kind,
                                 const char *field, const char *value, char *hint,
                                 size_t hint_size);
 
+/* Read query parameter name into buffer. Returns 1 when given, 0 when
+ * absent, or -1 after responding with 400 when the value does not fit:
+ * such a value is never valid, and ignoring it would drop a filter. */
+int api_query_value(http_request *request, const char *name, char *buffer, size_t size);
+
 /* Parse the request body as JSON. Returns the object, or NULL after
  * responding with 400 with the parser's position and message. */
 struct json_object *api_read_json_body(http_request *request);

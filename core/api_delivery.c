@@ -26,10 +26,15 @@ void api_dead_letters_list(service *svc, http_request *request, const char *id)
     char error[ERROR_SIZE];
     json_object *body;
     char *end;
+    int has_after;
+    int has_limit;
 
     if (c == NULL)
         return;
-    if (http_request_query_param(request, "after", after_text, sizeof(after_text)) != NULL) {
+    if ((has_after = api_query_value(request, "after", after_text, sizeof(after_text))) < 0 ||
+        (has_limit = api_query_value(request, "limit", limit_text, sizeof(limit_text))) < 0)
+        return;
+    if (has_after) {
         after = strtoll(after_text, &end, 10);
         if (*end != '\0' || after_text[0] == '\0' || after < 0) {
             http_respond_error(request, 400,
@@ -39,7 +44,7 @@ void api_dead_letters_list(service *svc, http_request *request, const char *id)
             return;
         }
     }
-    if (http_request_query_param(request, "limit", limit_text, sizeof(limit_text)) != NULL) {
+    if (has_limit) {
         limit = strtoul(limit_text, &end, 10);
         if (*end != '\0' || limit_text[0] == '\0' || limit == 0 ||
             limit > DEAD_LETTERS_MAX_LIMIT) {

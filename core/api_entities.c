@@ -130,7 +130,11 @@ static void lookup(service *svc, http_request *request, store_entity_kind kind)
     json_object *body;
 
     for (size_t i = 0; claims[i] != NULL; i++) {
-        if (http_request_query_param(request, claims[i], value, sizeof(value)) == NULL)
+        int found = api_query_value(request, claims[i], value, sizeof(value));
+
+        if (found < 0)
+            return;
+        if (found == 0)
             continue;
         if (claim != NULL) {
             http_respond_error(request, 400,
@@ -147,7 +151,7 @@ static void lookup(service *svc, http_request *request, store_entity_kind kind)
         return;
     }
 
-    http_request_query_param(request, claim, value, sizeof(value));
+    /* value contains that claim's value, because no later claim was given. */
     body = json_object_new_object();
     json_object_object_add(body, kind == STORE_USERS ? "users" : "accounts",
                            entities_lookup(svc->entities, kind, claim, value));
@@ -221,10 +225,14 @@ void api_users_events(service *svc, http_request *request, const char *id)
     json_object *events;
     json_object *body;
     char *end;
+    int has_limit;
 
     if (index == ATTR_NO_ENTITY)
         return;
-    if (http_request_query_param(request, "limit", value, sizeof(value)) != NULL) {
+    has_limit = api_query_value(request, "limit", value, sizeof(value));
+    if (has_limit < 0)
+        return;
+    if (has_limit) {
         limit = strtoul(value, &end, 10);
         if (*end != '\0' || value[0] == '\0' || limit == 0 || limit > EVENTS_MAX_LIMIT) {
             http_respond_error(request, 400, "limit must be an integer from 1 to %d, got \"%s\"",

@@ -12,8 +12,6 @@
 #include "segments.h"
 #include "service.h"
 #include "sync.h"
-/* sync_message_name() and sync_outcome: the log message names to accept. */
-#include "sync_internal.h"
 
 #define ERROR_SIZE 2048
 #define LOGS_DEFAULT_LIMIT 100
@@ -153,55 +151,6 @@ static int64_t parse_since(const char *text)
     }
 }
 
-/* Whether name is a message that wharfd writes to connector logs. The
- * names come from sync_message_name(), so the check follows what it writes. */
-static int is_log_message(const char *name)
-{
-    for (sync_outcome outcome = SYNC_START; outcome <= SYNC_ERROR; outcome++) {
-        if (strcmp(name, sync_message_name(STORE_USERS, outcome)) == 0 ||
-            strcmp(name, sync_message_name(STORE_ACCOUNTS, outcome)) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static void list_log_messages(char *list, size_t size)
-{
-    size_t used = 0;
-
-    list[0] = '\0';
-    for (int kind = 0; kind < 2; kind++) {
-        for (sync_outcome outcome = SYNC_START; outcome <= SYNC_ERROR; outcome++) {
-            const char *name =
-                sync_message_name(kind == 0 ? STORE_USERS : STORE_ACCOUNTS, outcome);
-            int written = snprintf(list + used, size - used, "%s%s", used > 0 ? ", " : "", name);
-
-            if (written < 0 || (size_t)written >= size - used)
-                return;
-            used += (size_t)written;
-        }
-    }
-}
-
-static int has_param(const char *name, void *user_data)
-{
-    return strcmp(name, user_data) == 0;
-}
-
-/* Read query parameter name into buffer. Returns 1 when given, 0 when
- * absent, or -1 after responding with 400 when the value does not fit:
- * such a value is never valid, and ignoring it would return every line. */
-static int read_param(http_request *request, const char *name, char *buffer, size_t size)
-{
-    if (http_request_query_param(request, name, buffer, size) != NULL)
-        return 1;
-    if (http_request_query_each_name(request, has_param, (void *)name) != 1)
-        return 0;
-    http_respond_error(request, 400, "%s is longer than %zu bytes, which no valid %s is",
-                       name, size - 1, name);
-    return -1;
-}
-
 void api_logs_read(service *svc, http_request *request, const char *id)
 {
     connector *c = api_find_connector(svc, request, id);
@@ -222,17 +171,17 @@ void api_logs_read(service *svc, http_request *request, const char *id)
 
     if (c == NULL)
         return;
-    if ((has_message = read_param(request, "message", message, sizeof(message))) < 0 ||
-        (has_user = read_param(request, "user_id", user_id, sizeof(user_id))) < 0 ||
-        (has_account = read_param(request, "account_id", account_id, sizeof(account_id))) < 0 ||
-        (has_batch = read_param(request, "batch_id", batch_id, sizeof(batch_id))) < 0 ||
-        (has_since = read_param(request, "since", since, sizeof(since))) < 0 ||
-        (has_after = read_param(request, "after", after, sizeof(after))) < 0 ||
-        (has_limit = read_param(request, "limit", limit_text, sizeof(limit_text))) < 0)
+    if ((has_message = api_query_value(request, "message", message, sizeof(message))) < 0 ||
+        (has_user = api_query_value(request, "user_id", user_id, sizeof(user_id))) < 0 ||
+        (has_account = api_query_value(request, "account_id", account_id, sizeof(account_id))) < 0 ||
+        (has_batch = api_query_value(request, "batch_id", batch_id, sizeof(batch_id))) < 0 ||
+        (has_since = api_query_value(request, "since", since, sizeof(since))) < 0 ||
+        (has_after = api_query_value(request, "after", after, sizeof(after))) < 0 ||
+        (has_limit = api_query_value(request, "limit", limit_text, sizeof(limit_text))) < 0)
         return;
 
-    if (has_message && !is_log_message(message)) {
-        list_log_messages(error, sizeof(error));
+    if (has_message && !sync_is_log_message(message)) {
+        sync_list_log_messages(error, sizeof(error));
         http_respond_error(request, 400, "message \"%s\" is not a log message; use one of %s",
                            message, error);
         return;

@@ -367,11 +367,10 @@ int http_request_query_each_name(const http_request *request,
 }
 
 /* The first parameter with that name wins. "?flag" without '=' has the value
- * "". A value that does not fit in buffer (with its NUL) gives NULL, like an
- * absent parameter, because a cut value could pass for a valid one. */
-const char *http_request_query_param(const http_request *request,
-                                     const char *name, char *buffer,
-                                     size_t buffer_size)
+ * "". A value that does not fit in buffer (with its NUL) gives -ENOSPC,
+ * because a cut value could pass for a valid one. */
+int http_request_query_value(const http_request *request, const char *name, char *buffer,
+                             size_t buffer_size)
 {
     const char *query = http_request_query(request);
     const char *end = query + strlen(query);
@@ -389,16 +388,22 @@ const char *http_request_query_param(const http_request *request,
             cursor = equals < pair_end ? equals + 1 : pair_end;
             while (cursor < pair_end) {
                 if (length + 1 >= buffer_size)
-                    return NULL;
+                    return -ENOSPC;
                 buffer[length++] = decode_query_byte(&cursor, pair_end);
             }
             if (buffer_size == 0)
-                return NULL;
+                return -ENOSPC;
             buffer[length] = '\0';
-            return buffer;
+            return 1;
         }
 
         pair = pair_end + 1;
     }
-    return NULL;
+    return 0;
+}
+
+const char *http_request_query_param(const http_request *request, const char *name,
+                                     char *buffer, size_t buffer_size)
+{
+    return http_request_query_value(request, name, buffer, buffer_size) == 1 ? buffer : NULL;
 }

@@ -75,7 +75,14 @@ const char *http_request_body(const http_request *request, size_t *size);
  * lines; "unknown" once the connection has closed. */
 const char *http_request_peer(const http_request *request);
 
-/* Value of a query parameter, percent-decoded into buffer; NULL if absent. */
+/* Read a query parameter's value, percent-decoded, into buffer. Returns 1,
+ * 0 when absent, or -ENOSPC when the value does not fit (buffer is then
+ * not a value to use). */
+int http_request_query_value(const http_request *request, const char *name, char *buffer,
+                             size_t buffer_size);
+
+/* The same value as http_request_query_value() in buffer, or NULL when it
+ * is absent or does not fit. */
 const char *http_request_query_param(const http_request *request,
                                      const char *name, char *buffer,
                                      size_t buffer_size);

@@ -161,6 +161,34 @@ const char *sync_message_name(store_entity_kind kind, sync_outcome outcome)
     return kind == STORE_USERS ? user_names[outcome] : account_names[outcome];
 }
 
+int sync_is_log_message(const char *name)
+{
+    for (sync_outcome outcome = SYNC_START; outcome <= SYNC_ERROR; outcome++) {
+        if (strcmp(name, sync_message_name(STORE_USERS, outcome)) == 0 ||
+            strcmp(name, sync_message_name(STORE_ACCOUNTS, outcome)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void sync_list_log_messages(char *list, size_t size)
+{
+    static const store_entity_kind kinds[] = {STORE_USERS, STORE_ACCOUNTS};
+    size_t used = 0;
+
+    list[0] = '\0';
+    for (size_t k = 0; k < 2; k++) {
+        for (sync_outcome outcome = SYNC_START; outcome <= SYNC_ERROR; outcome++) {
+            int written = snprintf(list + used, size - used, "%s%s", used > 0 ? ", " : "",
+                                   sync_message_name(kinds[k], outcome));
+
+            if (written < 0 || (size_t)written >= size - used)
+                return;
+            used += (size_t)written;
+        }
+    }
+}
+
 /* Is any id of ids (a JSON array of segment ids) in the whitelist? */
 static int any_whitelisted(const json_object *whitelist, const json_object *ids)
 {

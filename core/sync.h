@@ -98,6 +98,13 @@ void sync_log(sync_engine *engine, const char *connector_id, const char *message
               store_entity_kind kind, uint32_t index, const char *batch_id,
               struct json_object *data);
 
+/* Return non-zero when name is a message that wharfd writes to connector
+ * logs ("outgoing.user.start", ...). */
+int sync_is_log_message(const char *name);
+
+/* Write every log message name, comma-separated, into list. */
+void sync_list_log_messages(char *list, size_t size);
+
 /* Read log lines into a new {"lines": [...]} object, or NULL with error. */
 struct json_object *sync_logs_read(sync_engine *engine, const char *connector_id,
                                    const char *message, const char *user_id,

@@ -192,10 +192,16 @@ class QueryParameterTest(SyncTestCase):
                 for name in LOG_MESSAGES:
                     self.assertIn(name, body["error"])
 
-    def test_logs_long_filter_value_400(self):
-        status, body = self.service.get(self.logs_path + "?user_id=" + "u" * 200)
-        self.assertEqual(status, 400, body)
-        self.assertIn("user_id is longer than", body["error"])
+    def test_long_query_values_400(self):
+        connector = "/api/v1/connectors/" + self.hook["id"]
+        cases = [(self.logs_path + "?user_id=" + "u" * 200, "user_id"),
+                 (connector + "/dead-letters?limit=" + "1" * 40, "limit"),
+                 (connector + "/dead-letters?after=" + "1" * 40, "after")]
+        for path, name in cases:
+            with self.subTest(name=name):
+                status, body = self.service.get(path)
+                self.assertEqual(status, 400, body)
+                self.assertIn("%s is longer than" % name, body["error"])
 
     def test_other_endpoints_check_query(self):
         connector = "/api/v1/connectors/" + self.hook["id"]
